@@ -1,0 +1,1 @@
+"""The ``avemotion`` command line."""

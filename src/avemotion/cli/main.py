@@ -1,0 +1,58 @@
+"""``avemotion`` entry point: argument parsing and sub-command dispatch.
+
+Every sub-command lives in its own module under :mod:`avemotion.cli` and exposes
+``add_parser(subparsers)`` and ``run(args) -> int``. Errors avemotion raises on purpose are
+printed as one line (``avemotion: <path>: <problem>``), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..cache import ENV_VAR
+from ..errors import AvemotionError
+from . import cache_cmd, info_cmd
+
+COMMANDS = (info_cmd, cache_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="avemotion",
+        description="Recognise emotion from a speaker's voice and face.",
+    )
+    parser.add_argument("--version", action="version", version=f"avemotion {__version__}")
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help=f"feature cache folder (default: ${ENV_VAR} or the user cache folder)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.cache_dir:
+        os.environ[ENV_VAR] = args.cache_dir
+    try:
+        return int(args.run(args))
+    except AvemotionError as e:
+        print(f"avemotion: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("avemotion: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reading and writing audio and video files."""
