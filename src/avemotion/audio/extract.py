@@ -1,0 +1,165 @@
+"""Named audio feature extractors, computed from files through the feature cache.
+
+An extractor is a pure function of :mod:`.features` with its default parameters and a version.
+:func:`extract` reads a file with :func:`avemotion.media.decode.load_audio`, rejects silent
+audio, computes the feature and stores it in a :class:`~avemotion.cache.FeatureCache` under the
+extractor's name and its full parameter dict (defaults, overrides, ``sr`` and ``version``), so
+a re-run with the same parameters reads the cache and never decodes the file again.
+
+========================  =====================================  =====================
+name                      value                                  seed
+========================  =====================================  =====================
+``logmel_segments``       (12, 96, 32) normalised log-mel        000, 003
+``log_mel``               (96, n_frames) dB                      003
+``mfcc``                  (120, n_frames): 40 MFCCs + 2 deltas   001
+``seed001``               (180,) MFCC/chroma/mel means           001
+``seed002``               (22, n_frames) ZCR, RMS, 20 MFCCs      002
+``mfcc_sequence``         (282, 20) padded MFCC frames           004
+``egemaps``               (88,) openSMILE eGeMAPSv02             (optional extra)
+``compare``               (6373,) openSMILE ComParE_2016         (optional extra)
+========================  =====================================  =====================
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from avemotion.cache import FeatureCache
+from avemotion.errors import AvemotionError, MediaNotFoundError, UnsupportedMediaError
+from avemotion.media.decode import load_audio
+
+from . import features
+
+__all__ = ["EXTRACTORS", "Extractor", "extract", "extract_many", "extractor_params"]
+
+PathLike = str | os.PathLike[str]
+
+
+def _keyword_defaults(function: Callable[..., Any]) -> dict[str, Any]:
+    """The keyword parameters of ``function`` that have defaults (those after ``signal, sr``)."""
+    parameters = list(inspect.signature(function).parameters.values())[2:]
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
+@dataclass(frozen=True)
+class Extractor:
+    """A named feature: ``function(signal, sr, **params)`` with ``defaults`` for every parameter.
+
+    ``version`` goes into the cache key: bump it when the computation changes.
+    """
+
+    name: str
+    function: Callable[..., np.ndarray]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    version: str = "1"
+
+    def __post_init__(self) -> None:
+        merged = {**_keyword_defaults(self.function), **self.defaults}
+        object.__setattr__(self, "defaults", MappingProxyType(merged))
+
+
+def _registry(*extractors: Extractor) -> Mapping[str, Extractor]:
+    return MappingProxyType({e.name: e for e in extractors})
+
+
+EXTRACTORS: Mapping[str, Extractor] = _registry(
+    Extractor("logmel_segments", features.segment_log_mels, _keyword_defaults(features.log_mel)),
+    Extractor("log_mel", features.log_mel),
+    Extractor("mfcc", features.mfcc),
+    Extractor("seed001", features.seed001_vector),
+    Extractor("seed002", features.seed002_frames),
+    Extractor("mfcc_sequence", features.mfcc_sequence),
+    Extractor("egemaps", features.opensmile_functionals, {"feature_set": "eGeMAPSv02"}),
+    Extractor("compare", features.opensmile_functionals, {"feature_set": "ComParE_2016"}),
+)
+"""Every extractor by name (read-only)."""
+
+
+def _extractor(name: str) -> Extractor:
+    try:
+        return EXTRACTORS[name]
+    except KeyError:
+        raise ValueError(f"unknown audio extractor {name!r}: use one of {sorted(EXTRACTORS)}") from None
+
+
+def extractor_params(name: str, *, sr: int = 16000, **params: Any) -> dict[str, Any]:
+    """The full parameter dict of extractor ``name``: its defaults, ``params`` over them, ``sr`` and ``version``.
+
+    This dict is the cache key's parameter part. Unknown parameter names raise ValueError.
+    """
+    extractor = _extractor(name)
+    unknown = sorted(set(params) - set(extractor.defaults))
+    if unknown:
+        expected = sorted(extractor.defaults)
+        raise ValueError(f"unknown parameter(s) {unknown} for extractor {name!r}: it takes {expected}")
+    return {**extractor.defaults, **params, "sr": sr, "version": extractor.version}
+
+
+def _require_file(path: Path) -> None:
+    """The checks the cache's hashing needs first, with the errors decoding would give."""
+    if not path.exists():
+        raise MediaNotFoundError(path, "file not found")
+    if not path.is_file():
+        raise UnsupportedMediaError(path, "not a file (a directory?)")
+
+
+def extract(
+    path: PathLike, name: str, *, sr: int = 16000, cache: FeatureCache | None = None, **params: Any
+) -> np.ndarray:
+    """Feature ``name`` of the audio (or the video's audio track) at ``path``, read at ``sr`` Hz.
+
+    ``params`` override the extractor's defaults. The value comes from ``cache`` (default: the
+    user's :class:`FeatureCache`) when present; otherwise the file is decoded, checked with
+    :func:`features.check_not_silent` (SilentAudioError below -60 dBFS) and the feature is
+    computed and stored. Media problems raise :mod:`avemotion.errors` classes naming the file.
+    """
+    extractor = _extractor(name)
+    full = extractor_params(name, sr=sr, **params)
+    kwargs = {k: full[k] for k in extractor.defaults}
+    path = Path(path)
+    _require_file(path)
+
+    def compute() -> np.ndarray:
+        signal = load_audio(path, sr=sr)
+        features.check_not_silent(signal, path)
+        return extractor.function(signal, sr, **kwargs)
+
+    value = (cache if cache is not None else FeatureCache()).get_or_compute(path, name, full, compute)
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"extractor {name!r} cached a {type(value).__name__}, not an array")
+    return value
+
+
+def extract_many(
+    paths: Iterable[PathLike],
+    name: str,
+    *,
+    sr: int = 16000,
+    cache: FeatureCache | None = None,
+    **params: Any,
+) -> tuple[dict[PathLike, np.ndarray], list[tuple[PathLike, str]]]:
+    """:func:`extract` for each path, going on past files that fail.
+
+    Returns ``(features, failures)``: ``features`` maps each path that worked (as given) to its
+    value, in order; ``failures`` lists ``(path, message)`` for each file that raised an
+    :class:`~avemotion.errors.AvemotionError` (missing, corrupt, silent...). Bad parameters
+    raise at once, before any file is read.
+    """
+    extractor_params(name, sr=sr, **params)
+    cache = cache if cache is not None else FeatureCache()
+    done: dict[PathLike, np.ndarray] = {}
+    failures: list[tuple[PathLike, str]] = []
+    for path in paths:
+        try:
+            done[path] = extract(path, name, sr=sr, cache=cache, **params)
+        except AvemotionError as err:
+            failures.append((path, str(err)))
+    return done, failures
