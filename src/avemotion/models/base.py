@@ -1,0 +1,62 @@
+"""What every avemotion network is: an embedding, then a linear classifier.
+
+Fusion needs the penultimate embedding of each branch, so every network splits its forward pass
+into :meth:`EmotionNet.embed` (input batch -> ``(B, embedding_dim)``) and
+:meth:`EmotionNet.classify` (embedding -> ``(B, n_classes)`` logits). Class probabilities are
+the softmax of the logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class EmotionNet(nn.Module):
+    """Base class: subclasses build ``self.head`` and implement :meth:`embed`."""
+
+    embedding_dim: int
+    n_classes: int
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate representation, ``(B, embedding_dim)``."""
+        raise NotImplementedError
+
+    def classify(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, n_classes)`` from an embedding."""
+        return self.head(embedding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, n_classes)``."""
+        return self.classify(self.embed(x))
+
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities ``(B, n_classes)`` (no gradient, eval mode kept as set)."""
+        with torch.no_grad():
+            return torch.softmax(self.forward(x), dim=-1)
+
+
+#: Model name -> constructor ``f(n_classes, **hyper_parameters) -> EmotionNet``.
+MODELS: dict[str, Callable[..., EmotionNet]] = {}
+
+
+def register(name: str) -> Callable[[Callable[..., EmotionNet]], Callable[..., EmotionNet]]:
+    """Class decorator adding a model to :data:`MODELS` under ``name``."""
+
+    def add(cls: Callable[..., EmotionNet]) -> Callable[..., EmotionNet]:
+        if name in MODELS:
+            raise ValueError(f"model name {name!r} registered twice")
+        MODELS[name] = cls
+        return cls
+
+    return add
+
+
+def build_model(name: str, n_classes: int, **hyper_parameters: Any) -> EmotionNet:
+    """Construct the registered model ``name``."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
+    return MODELS[name](n_classes=n_classes, **hyper_parameters)
