@@ -40,11 +40,24 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("avemotion"))
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _temp_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
+    """A new temporary file in ``path``'s folder, with the permissions a plain new file gets."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.fchmod(fd, 0o666 & ~_umask())
+    return fd, tmp
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename (never half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -147,7 +160,7 @@ class FeatureCache:
             raise ValueError(f"a feature dict may not use the reserved name {_VALUE!r}")
         entry = self._entry(extractor, key)
         entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".", suffix=".npz.tmp")
+        fd, tmp = _temp_beside(entry, ".npz.tmp")
         try:
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, **arrays)

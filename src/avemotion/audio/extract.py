@@ -17,6 +17,8 @@ name                      value                                  seed
 ``mfcc_sequence``         (282, 20) padded MFCC frames           004
 ``egemaps``               (88,) openSMILE eGeMAPSv02             (optional extra)
 ``compare``               (6373,) openSMILE ComParE_2016         (optional extra)
+``whisper_tiny``          (768,) Whisper tiny.en mean+std        (optional extra)
+``whisper_base``          (1024,) Whisper base mean+std          (optional extra)
 ========================  =====================================  =====================
 """
 
@@ -36,9 +38,9 @@ from avemotion.cache import FeatureCache
 from avemotion.errors import AvemotionError, MediaNotFoundError, UnsupportedMediaError
 from avemotion.media.decode import load_audio
 
-from . import features
+from . import features, whisper
 
-__all__ = ["EXTRACTORS", "Extractor", "extract", "extract_many", "extractor_params"]
+__all__ = ["EXTRACTORS", "Extractor", "compute", "extract", "extract_many", "extractor_params"]
 
 PathLike = str | os.PathLike[str]
 
@@ -79,6 +81,8 @@ EXTRACTORS: Mapping[str, Extractor] = _registry(
     Extractor("mfcc_sequence", features.mfcc_sequence),
     Extractor("egemaps", features.opensmile_functionals, {"feature_set": "eGeMAPSv02"}),
     Extractor("compare", features.opensmile_functionals, {"feature_set": "ComParE_2016"}),
+    Extractor("whisper_tiny", whisper.whisper_embedding, {"size": "tiny"}),
+    Extractor("whisper_base", whisper.whisper_embedding, {"size": "base"}),
 )
 """Every extractor by name (read-only)."""
 
@@ -103,6 +107,13 @@ def extractor_params(name: str, *, sr: int = 16000, **params: Any) -> dict[str, 
     return {**extractor.defaults, **params, "sr": sr, "version": extractor.version}
 
 
+def compute(name: str, signal: np.ndarray, sr: int = 16000, **params: Any) -> np.ndarray:
+    """Feature ``name`` of an in-memory mono ``signal`` at ``sr`` Hz (no cache, no silence check)."""
+    extractor = _extractor(name)
+    full = extractor_params(name, sr=sr, **params)
+    return np.asarray(extractor.function(signal, sr, **{k: full[k] for k in extractor.defaults}))
+
+
 def _require_file(path: Path) -> None:
     """The checks the cache's hashing needs first, with the errors decoding would give."""
     if not path.exists():
@@ -121,18 +132,16 @@ def extract(
     :func:`features.check_not_silent` (SilentAudioError below -60 dBFS) and the feature is
     computed and stored. Media problems raise :mod:`avemotion.errors` classes naming the file.
     """
-    extractor = _extractor(name)
     full = extractor_params(name, sr=sr, **params)
-    kwargs = {k: full[k] for k in extractor.defaults}
     path = Path(path)
     _require_file(path)
 
-    def compute() -> np.ndarray:
+    def from_file() -> np.ndarray:
         signal = load_audio(path, sr=sr)
         features.check_not_silent(signal, path)
-        return extractor.function(signal, sr, **kwargs)
+        return compute(name, signal, sr, **params)
 
-    value = (cache if cache is not None else FeatureCache()).get_or_compute(path, name, full, compute)
+    value = (cache if cache is not None else FeatureCache()).get_or_compute(path, name, full, from_file)
     if not isinstance(value, np.ndarray):
         raise TypeError(f"extractor {name!r} cached a {type(value).__name__}, not an array")
     return value

@@ -1,0 +1,21 @@
+"""The models: networks registered in :data:`MODELS` (built by :func:`build_model`) and
+classifier heads on fixed embeddings in :data:`HEADS` (scikit-learn estimators).
+
+Importing this package imports the model modules, so that each registers itself:
+:mod:`.audio` (``crnn``, ``gru``, ``cnn1d``, ``lstm``, ``avemotion_audio``) and :mod:`.linear`
+(``logistic``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import audio
+from .base import MODELS, EmotionNet, build_model, register
+from .linear import LogisticHead
+
+#: Head name -> scikit-learn-style estimator class for fixed (N, D) features.
+HEADS: dict[str, Callable[..., Any]] = {"logistic": LogisticHead}
+
+__all__ = ["HEADS", "MODELS", "EmotionNet", "LogisticHead", "audio", "build_model", "register"]

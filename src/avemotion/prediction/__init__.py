@@ -1,0 +1,1 @@
+"""Prediction on new media with trained bundles."""

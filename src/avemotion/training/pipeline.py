@@ -1,0 +1,277 @@
+"""From a recipe and a clip table to features, an estimator and a cross-validation run.
+
+A recipe (:mod:`avemotion.recipes`) names the feature extractor(s), the augmentation, the model
+and the training settings; this module assembles those named parts:
+
+* :func:`recipe_features` computes each clip's features through the feature cache and stacks
+  them into one array (variable-length features are zero-padded at the end of their last axis;
+  several vector extractors are concatenated);
+* :func:`augmented_copies` makes offline waveform-augmented copies of *training* clips only,
+  cached like any feature;
+* :func:`make_estimator` builds the recipe's estimator (a :class:`NeuralClassifier` for a
+  network, a scikit-learn head for fixed embeddings), with SpecAugment as a batch transform;
+* :func:`cross_validate_recipe` runs them over a named speaker-independent split.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from avemotion.audio.augment import Augmenter, spec_augment
+from avemotion.audio.extract import compute, extract, extractor_params
+from avemotion.audio.features import check_not_silent
+from avemotion.cache import FeatureCache
+from avemotion.errors import AvemotionError
+from avemotion.media.decode import load_audio
+from avemotion.models import HEADS, MODELS
+from avemotion.training.crossval import CVResult, cross_validate
+from avemotion.training.estimator import NeuralClassifier
+
+SAMPLE_RATE = 16000
+_NOT_TRAINER = ("validation_fraction",)
+
+
+def feature_specs(recipe: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The recipe's extractors as ``(name, params)`` pairs, in concatenation order."""
+    features = recipe["features"]
+    names = features["extractor"] if isinstance(features["extractor"], list) else [features["extractor"]]
+    if len(names) == 1:
+        return [(names[0], dict(features["params"]))]
+    return [(name, dict(features["params"].get(name) or {})) for name in names]
+
+
+def stack(arrays: Sequence[np.ndarray], length: int | None = None) -> np.ndarray:
+    """Stack same-rank arrays, zero-padding (or cutting) the last axis to ``length`` (default:
+    the longest); all other axes must agree. Returns (N, ...) float32."""
+    if not arrays:
+        raise ValueError("nothing to stack")
+    target = length if length is not None else max(a.shape[-1] for a in arrays)
+    out = np.zeros((len(arrays), *arrays[0].shape[:-1], target), dtype=np.float32)
+    for i, a in enumerate(arrays):
+        if a.shape[:-1] != arrays[0].shape[:-1]:
+            raise ValueError(f"feature shapes differ: {a.shape} vs {arrays[0].shape}")
+        n = min(target, a.shape[-1])
+        out[i, ..., :n] = a[..., :n]
+    return out
+
+
+def _combine(parts: list[np.ndarray]) -> np.ndarray:
+    if len(parts) == 1:
+        return np.asarray(parts[0], dtype=np.float32)
+    if any(p.ndim != 1 for p in parts):
+        raise ValueError("only vector features (one axis) can be concatenated")
+    return np.concatenate(parts).astype(np.float32)
+
+
+def signal_features(signal: np.ndarray, recipe: dict[str, Any], sr: int = SAMPLE_RATE) -> np.ndarray:
+    """The recipe's feature of one in-memory mono signal (no cache)."""
+    return _combine([compute(name, signal, sr, **params) for name, params in feature_specs(recipe)])
+
+
+def recipe_features(
+    paths: Sequence[str],
+    recipe: dict[str, Any],
+    *,
+    cache: FeatureCache | None = None,
+    progress: bool = False,
+) -> tuple[list[np.ndarray | None], list[tuple[str, str]]]:
+    """Each file's feature (``None`` where it failed) and the failures as ``(path, message)``."""
+    cache = cache if cache is not None else FeatureCache()
+    specs = feature_specs(recipe)
+    out: list[np.ndarray | None] = []
+    failures: list[tuple[str, str]] = []
+    for path in tqdm(paths, desc="features", unit="clip", disable=not progress, leave=False):
+        try:
+            out.append(_combine([extract(path, name, sr=SAMPLE_RATE, cache=cache, **p) for name, p in specs]))
+        except AvemotionError as error:
+            out.append(None)
+            failures.append((str(path), str(error)))
+    return out, failures
+
+
+def augmented_copies(
+    paths: Sequence[str],
+    recipe: dict[str, Any],
+    *,
+    copy: int,
+    cache: FeatureCache | None = None,
+    progress: bool = False,
+) -> list[np.ndarray]:
+    """Features of one waveform-augmented copy (number ``copy``) of each file.
+
+    The augmentation of a file depends only on the recipe's seed, ``copy`` and the file's
+    content hash, so the copies are reproducible and cached like any feature.
+    """
+    cache = cache if cache is not None else FeatureCache()
+    augmenter = Augmenter(**recipe["augmentation"]["waveform"])
+    seed = int(recipe["training"]["seed"])
+    specs = feature_specs(recipe)
+    out = []
+    for path in tqdm(paths, desc=f"augmented copy {copy}", unit="clip", disable=not progress, leave=False):
+        digest = cache.file_digest(path)
+
+        def augmented(path: str = path, digest: str = digest) -> np.ndarray:
+            signal = load_audio(path, SAMPLE_RATE)
+            check_not_silent(signal, path)
+            rng = np.random.default_rng([seed, copy, zlib.crc32(digest.encode())])
+            return signal_features(augmenter(signal, SAMPLE_RATE, rng), recipe)
+
+        params = {
+            "features": [[n, extractor_params(n, sr=SAMPLE_RATE, **p)] for n, p in specs],
+            "augmenter": recipe["augmentation"]["waveform"],
+            "seed": seed,
+            "copy": copy,
+        }
+        out.append(np.asarray(cache.get_or_compute(path, "augmented", params, augmented), dtype=np.float32))
+    return out
+
+
+def spec_augment_transform(params: dict[str, Any]) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
+    """A trainer ``batch_transform`` applying :func:`spec_augment` to each item of a batch of
+    (..., n_mels, n_frames) spectrograms, seeded from the trainer's generator."""
+
+    def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=generator.device).item())
+        rng = np.random.default_rng(seed)
+        batch = x.detach().cpu().numpy()
+        masked = np.stack([spec_augment(item, rng, **params) for item in batch])
+        return torch.from_numpy(masked).to(x.device, x.dtype)
+
+    return transform
+
+
+def make_estimator(recipe: dict[str, Any], *, progress: bool = False, num_threads: int | None = None) -> Any:
+    """A fresh, unfitted estimator as the recipe describes."""
+    model = recipe["model"]
+    if model["name"] in HEADS:
+        return HEADS[model["name"]](**model["params"])
+    if model["name"] not in MODELS:
+        raise KeyError(f"unknown model {model['name']!r}")
+    trainer = {k: v for k, v in recipe["training"].items() if k not in _NOT_TRAINER}
+    trainer["progress"] = progress
+    if num_threads is not None:
+        trainer["num_threads"] = num_threads
+    if recipe["augmentation"].get("spec_augment"):
+        trainer["batch_transform"] = spec_augment_transform(recipe["augmentation"]["spec_augment"])
+    return NeuralClassifier(model["name"], recipe["labels"], model["params"], trainer)
+
+
+def cross_validate_recipe(
+    recipe: dict[str, Any],
+    table: pd.DataFrame,
+    *,
+    split: str,
+    out_dir: str | Path | None = None,
+    cache: FeatureCache | None = None,
+    copies: int = 1,
+    progress: bool = True,
+    num_threads: int | None = None,
+) -> tuple[CVResult, dict[str, Any]]:
+    """Extract features for every clip with audio, then cross-validate the recipe on ``split``.
+
+    With waveform augmentation in the recipe, ``copies`` augmented copies of each *training*
+    clip are added per fold (never of validation or test clips). Returns the CV result and
+    timings/failures: ``{"feature_seconds", "augment_seconds", "failures", "n_clips"}``.
+    """
+    cache = cache if cache is not None else FeatureCache()
+    table = table[table["audio"].notna()].reset_index(drop=True)
+    start = time.perf_counter()
+    feats, failures = recipe_features(list(table["audio"]), recipe, cache=cache, progress=progress)
+    keep = [i for i, f in enumerate(feats) if f is not None]
+    table = table.iloc[keep].reset_index(drop=True)
+    arrays = [feats[i] for i in keep]
+    length = max(a.shape[-1] for a in arrays)
+    X = stack(arrays, length)
+    feature_seconds = time.perf_counter() - start
+    augment_seconds = 0.0
+    extra = None
+    if recipe["augmentation"].get("waveform") and copies > 0:
+        start = time.perf_counter()
+        augmented = [
+            stack(augmented_copies(list(table["audio"]), recipe, copy=c, cache=cache, progress=progress), length)
+            for c in range(copies)
+        ]
+        augment_seconds = time.perf_counter() - start
+        emotions = table["emotion"].to_numpy()
+
+        def extra(rows: np.ndarray) -> list[tuple[np.ndarray, Any]]:
+            return [(copy[rows], emotions[rows]) for copy in augmented]
+
+    result = cross_validate(
+        lambda: make_estimator(recipe, progress=progress, num_threads=num_threads),
+        X,
+        table,
+        split=split,
+        labels=recipe["labels"],
+        validation_fraction=float(recipe["training"]["validation_fraction"]),
+        seed=int(recipe["training"]["seed"]),
+        out_dir=out_dir,
+        extra_train=extra,
+        progress=progress,
+    )
+    info = {
+        "n_clips": len(table),
+        "feature_seconds": feature_seconds,
+        "augment_seconds": augment_seconds,
+        "failures": [f"{p}: {m}" for p, m in failures],
+    }
+    return result, info
+
+
+def fit_recipe(
+    recipe: dict[str, Any],
+    table: pd.DataFrame,
+    *,
+    cache: FeatureCache | None = None,
+    copies: int = 1,
+    progress: bool = True,
+) -> tuple[Any, dict[str, Any]]:
+    """Train the recipe's estimator on every clip of ``table`` with audio, for shipping.
+
+    Validation actors (``training.validation_fraction`` of the speakers, by speaker) select the
+    epoch or the regularisation; a head that refits (``LogisticHead``) then uses all clips.
+    Returns the fitted estimator and what it was trained on.
+    """
+    from avemotion.corpora.labels import label_set
+    from avemotion.corpora.splits import speaker_train_test_split
+
+    cache = cache if cache is not None else FeatureCache()
+    labels = label_set(recipe["labels"])
+    table = table[table["audio"].notna() & table["emotion"].isin(labels)].reset_index(drop=True)
+    feats, failures = recipe_features(list(table["audio"]), recipe, cache=cache, progress=progress)
+    keep = [i for i, f in enumerate(feats) if f is not None]
+    table = table.iloc[keep].reset_index(drop=True)
+    arrays = [feats[i] for i in keep]
+    X = stack(arrays)
+    y = table["emotion"].to_numpy()
+    seed = int(recipe["training"]["seed"])
+    fold = speaker_train_test_split(
+        table, validation=float(recipe["training"]["validation_fraction"]), test=0.0, seed=seed, name="ship"
+    )
+    estimator = make_estimator(recipe, progress=progress)
+    kwargs: dict[str, Any] = {}
+    if recipe["augmentation"].get("waveform") and copies > 0 and recipe["model"]["name"] in MODELS:
+        augmented = [
+            stack(augmented_copies(list(table["audio"]), recipe, copy=c, cache=cache), X.shape[-1])
+            for c in range(copies)
+        ]
+        kwargs["extra_train"] = [(a[fold.train], y[fold.train]) for a in augmented]
+    estimator.fit(X[fold.train], y[fold.train], X[fold.validation], y[fold.validation], **kwargs)
+    speakers = sorted(table["speaker"].unique())
+    info = {
+        "corpus": sorted(table["corpus"].unique()),
+        "n_clips": len(table),
+        "speakers": speakers,
+        "validation_speakers": sorted(set(table["speaker"].to_numpy()[fold.validation])),
+        "failures": [f"{p}: {m}" for p, m in failures],
+    }
+    return estimator, info
