@@ -83,6 +83,7 @@ def test_shipped_audio_model_scores_real_clips(shipped: AudioEmotionModel, share
 def test_shipped_audio_model_on_a_video_track_and_silence(shipped: AudioEmotionModel, shared_data: Path, tmp_path: Path) -> None:
     video = shared_data / "ravdess" / "video_samples" / "Actor_01" / "01-01-07-02-02-01-01.mp4"
     assert shipped.predict(video) in shipped.labels
+    assert shipped.embed(video).shape == (1792,)
     silent = tmp_path / "silent.wav"
     write_audio(silent, np.zeros(16000, dtype=np.float32), 16000)
     with pytest.raises(SilentAudioError, match="silent.wav"):

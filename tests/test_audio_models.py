@@ -140,7 +140,8 @@ def test_crnn_any_segment_count_and_shape_check() -> None:
 
 
 def test_every_audio_model_has_a_recipe() -> None:
-    assert list_recipes() == sorted(recipe for _, recipe in AUDIO_MODELS.values())
+    network_recipes = [r for r in list_recipes() if load_recipe(r)["model"]["name"] in AUDIO_MODELS]
+    assert network_recipes == sorted(recipe for _, recipe in AUDIO_MODELS.values())
     for name, (_, recipe_name) in AUDIO_MODELS.items():
         recipe = load_recipe(recipe_name)
         assert recipe["model"]["name"] == name

@@ -13,6 +13,7 @@ Location: the ``root`` argument, else ``$AVEMOTION_CACHE_DIR``, else the user's 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -46,9 +47,9 @@ def _umask() -> int:
     return mask
 
 
-def _temp_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
+def _temp_beside(path: Path) -> tuple[int, str]:
     """A new temporary file in ``path``'s folder, with the permissions a plain new file gets."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.fchmod(fd, 0o666 & ~_umask())
     return fd, tmp
 
@@ -158,18 +159,9 @@ class FeatureCache:
         arrays = {_VALUE: np.asarray(value)} if not isinstance(value, dict) else dict(value)
         if _VALUE in arrays and len(arrays) > 1:
             raise ValueError(f"a feature dict may not use the reserved name {_VALUE!r}")
-        entry = self._entry(extractor, key)
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = _temp_beside(entry, ".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, entry)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        atomic_write_bytes(self._entry(extractor, key), buffer.getvalue())
 
     def get_or_compute(
         self,

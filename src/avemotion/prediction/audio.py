@@ -51,6 +51,12 @@ class AudioEmotionModel:
         check_not_silent(signal, path)
         return dict(zip(self.labels, map(float, self.proba_of_signal(signal))))
 
+    def embed(self, path: str | os.PathLike[str]) -> np.ndarray:
+        """The estimator's penultimate embedding of the audio of ``path``, (D,) float32."""
+        signal = load_audio(path, SAMPLE_RATE)
+        check_not_silent(signal, path)
+        return np.asarray(self.bundle.estimator.embed(self.features(signal)[None]), dtype=np.float32)[0]
+
     def predict(self, path: str | os.PathLike[str]) -> str:
         """The most probable emotion for the audio of ``path``."""
         proba = self.predict_proba(path)
