@@ -88,3 +88,15 @@ def test_shipped_audio_model_on_a_video_track_and_silence(shipped: AudioEmotionM
     write_audio(silent, np.zeros(16000, dtype=np.float32), 16000)
     with pytest.raises(SilentAudioError, match="silent.wav"):
         shipped.predict_proba(silent)
+
+
+def test_whisper_model_folder_override_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from avemotion.audio.whisper import WhisperUnavailableError, model_dir
+
+    monkeypatch.setenv("AVEMOTION_WHISPER_BASE", str(tmp_path))
+    with pytest.raises(WhisperUnavailableError, match="no model.bin"):
+        model_dir("base")
+    (tmp_path / "model.bin").write_bytes(b"x")
+    assert model_dir("base") == tmp_path
+    with pytest.raises(ValueError, match="unknown Whisper size"):
+        model_dir("large")
