@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 
 from avemotion.audio import augment, features
-from avemotion.audio.extract import EXTRACTORS, extract, extract_many, extractor_params
+from avemotion.audio import extract as extract_module
+from avemotion.audio.extract import EXTRACTORS, extract, extract_all, extract_many, extractor_params
 from avemotion.cache import FeatureCache
 from avemotion.errors import CorruptMediaError, MediaNotFoundError, SilentAudioError
 from avemotion.media.decode import load_audio
@@ -376,6 +377,23 @@ def test_extract_computes_once_then_hits_the_cache(clip_path: Path, tmp_path: Pa
     np.testing.assert_allclose(first, features.segment_log_mels(load_audio(clip_path), SR), atol=1e-6)
     changed = extract(clip_path, "logmel_segments", cache=cache, n_mels=64)
     assert changed.shape == (12, 64, 32) and cache.misses == 2
+
+
+def test_extract_all_decodes_once_for_several_features(
+    clip_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+
+    def counting_load_audio(*args: object, **kwargs: object) -> np.ndarray:
+        calls.append(args)
+        return load_audio(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(extract_module, "load_audio", counting_load_audio)
+    cache = FeatureCache(tmp_path / "c")
+    frames, vector = extract_all(clip_path, [("seed002", {}), ("seed001", {})], cache=cache)
+    assert len(calls) == 1 and cache.misses == 2
+    np.testing.assert_array_equal(frames, extract(clip_path, "seed002", cache=cache))
+    assert vector.shape == (180,) and len(calls) == 1
 
 
 def test_extract_uses_the_default_cache(clip_path: Path) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -40,7 +40,7 @@ from avemotion.media.decode import load_audio
 
 from . import features, whisper
 
-__all__ = ["EXTRACTORS", "Extractor", "compute", "extract", "extract_many", "extractor_params"]
+__all__ = ["EXTRACTORS", "Extractor", "compute", "extract", "extract_all", "extract_many", "extractor_params"]
 
 PathLike = str | os.PathLike[str]
 
@@ -122,6 +122,41 @@ def _require_file(path: Path) -> None:
         raise UnsupportedMediaError(path, "not a file (a directory?)")
 
 
+def extract_all(
+    path: PathLike,
+    specs: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    sr: int = 16000,
+    cache: FeatureCache | None = None,
+) -> list[np.ndarray]:
+    """Several features of one file, ``specs`` = ``[(name, params), ...]``, in that order.
+
+    Each comes from ``cache`` when present; the file is decoded (and checked with
+    :func:`features.check_not_silent`) at most once, however many features miss.
+    """
+    fulls = [extractor_params(name, sr=sr, **params) for name, params in specs]
+    path = Path(path)
+    _require_file(path)
+    cache = cache if cache is not None else FeatureCache()
+    decoded: list[np.ndarray] = []
+
+    def signal() -> np.ndarray:
+        if not decoded:
+            decoded.append(load_audio(path, sr=sr))
+            features.check_not_silent(decoded[0], path)
+        return decoded[0]
+
+    values = []
+    for (name, params), full in zip(specs, fulls):
+        value = cache.get_or_compute(
+            path, name, full, lambda name=name, params=params: compute(name, signal(), sr, **params)
+        )
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"extractor {name!r} cached a {type(value).__name__}, not an array")
+        values.append(value)
+    return values
+
+
 def extract(
     path: PathLike, name: str, *, sr: int = 16000, cache: FeatureCache | None = None, **params: Any
 ) -> np.ndarray:
@@ -132,19 +167,7 @@ def extract(
     :func:`features.check_not_silent` (SilentAudioError below -60 dBFS) and the feature is
     computed and stored. Media problems raise :mod:`avemotion.errors` classes naming the file.
     """
-    full = extractor_params(name, sr=sr, **params)
-    path = Path(path)
-    _require_file(path)
-
-    def from_file() -> np.ndarray:
-        signal = load_audio(path, sr=sr)
-        features.check_not_silent(signal, path)
-        return compute(name, signal, sr, **params)
-
-    value = (cache if cache is not None else FeatureCache()).get_or_compute(path, name, full, from_file)
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"extractor {name!r} cached a {type(value).__name__}, not an array")
-    return value
+    return extract_all(path, [(name, params)], sr=sr, cache=cache)[0]
 
 
 def extract_many(

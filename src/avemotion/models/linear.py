@@ -22,6 +22,11 @@ from sklearn.preprocessing import StandardScaler
 from avemotion.cache import atomic_write_bytes
 
 
+def _as_matrix(X: np.ndarray) -> np.ndarray:
+    """(N, ...) features as an (N, D) float64 matrix."""
+    return np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+
+
 class LogisticHead(ClassifierMixin, BaseEstimator):
     """Standardise, then class-balanced multinomial logistic regression.
 
@@ -47,12 +52,12 @@ class LogisticHead(ClassifierMixin, BaseEstimator):
         y_val: np.ndarray | None = None,
     ) -> LogisticHead:
         """Fit on (N, D) features and N labels; pick C on (X_val, y_val) when given."""
-        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        X = _as_matrix(X)
         y = np.asarray(y)
         Cs = sorted(self.Cs)
         self.validation_uar_: dict[float, float] = {}
         if X_val is not None and y_val is not None and len(y_val):
-            X_val = np.asarray(X_val, dtype=np.float64).reshape(len(X_val), -1)
+            X_val = _as_matrix(X_val)
             y_val = np.asarray(y_val)
             for C in Cs:
                 scaler, clf = self._fit_one(X, y, C)
@@ -68,8 +73,7 @@ class LogisticHead(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(N, C) probabilities, columns in ``classes_`` order."""
-        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-        return self.classifier_.predict_proba(self.scaler_.transform(X))
+        return self.classifier_.predict_proba(self.scaler_.transform(_as_matrix(X)))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """(N,) predicted labels."""
@@ -77,8 +81,7 @@ class LogisticHead(ClassifierMixin, BaseEstimator):
 
     def embed(self, X: np.ndarray) -> np.ndarray:
         """The standardised input features (N, D): this head's penultimate representation."""
-        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-        return self.scaler_.transform(X).astype(np.float32)
+        return self.scaler_.transform(_as_matrix(X)).astype(np.float32)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted head to ``path/head.npz`` (plain arrays, no pickle); returns the folder."""

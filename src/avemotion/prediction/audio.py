@@ -18,6 +18,13 @@ from avemotion.media.decode import load_audio
 from avemotion.training.pipeline import SAMPLE_RATE, signal_features
 
 
+def _signal(path: str | os.PathLike[str]) -> np.ndarray:
+    """The 16 kHz mono audio of ``path``; media errors and SilentAudioError name the file."""
+    signal = load_audio(path, SAMPLE_RATE)
+    check_not_silent(signal, path)
+    return signal
+
+
 class AudioEmotionModel:
     """A loaded audio bundle: features as its recipe says, then its estimator."""
 
@@ -47,15 +54,11 @@ class AudioEmotionModel:
     def predict_proba(self, path: str | os.PathLike[str]) -> dict[str, float]:
         """Emotion -> probability for the audio of ``path``. Raises the media errors of
         :mod:`avemotion.errors` (missing, corrupt, no audio track, silent...) naming the file."""
-        signal = load_audio(path, SAMPLE_RATE)
-        check_not_silent(signal, path)
-        return dict(zip(self.labels, map(float, self.proba_of_signal(signal))))
+        return dict(zip(self.labels, map(float, self.proba_of_signal(_signal(path)))))
 
     def embed(self, path: str | os.PathLike[str]) -> np.ndarray:
         """The estimator's penultimate embedding of the audio of ``path``, (D,) float32."""
-        signal = load_audio(path, SAMPLE_RATE)
-        check_not_silent(signal, path)
-        return np.asarray(self.bundle.estimator.embed(self.features(signal)[None]), dtype=np.float32)[0]
+        return np.asarray(self.bundle.estimator.embed(self.features(_signal(path))[None]), dtype=np.float32)[0]
 
     def predict(self, path: str | os.PathLike[str]) -> str:
         """The most probable emotion for the audio of ``path``."""

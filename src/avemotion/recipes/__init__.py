@@ -178,15 +178,13 @@ def validate(recipe: Any, source: str | os.PathLike[str] = "<recipe>") -> dict[s
         ("features", _check_features),
         ("augmentation", _check_augmentation),
         ("model", _check_model),
-        ("training", _check_training),
     ):
         checked[key] = _section(recipe, key, source, required=key != "augmentation")
-        if key == "training":
-            from avemotion.models import MODELS
+        check(checked[key], source)
+    from avemotion.models import MODELS
 
-            _check_training(checked[key], source, neural=checked["model"]["name"] in MODELS)
-        else:
-            check(checked[key], source)
+    checked["training"] = _section(recipe, "training", source)
+    _check_training(checked["training"], source, neural=checked["model"]["name"] in MODELS)
     checked["augmentation"] = {
         "waveform": dict(checked["augmentation"].get("waveform") or {}) or None,
         "spec_augment": dict(checked["augmentation"].get("spec_augment") or {}) or None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,11 @@ import torch
 from tqdm import tqdm
 
 from avemotion.audio.augment import Augmenter, spec_augment
-from avemotion.audio.extract import compute, extract, extractor_params
+from avemotion.audio.extract import compute, extract_all, extractor_params
 from avemotion.audio.features import check_not_silent
 from avemotion.cache import FeatureCache
+from avemotion.corpora.labels import label_set
+from avemotion.corpora.splits import Fold, speaker_train_test_split
 from avemotion.errors import AvemotionError
 from avemotion.media.decode import load_audio
 from avemotion.models import HEADS, MODELS
@@ -91,7 +94,7 @@ def recipe_features(
     failures: list[tuple[str, str]] = []
     for path in tqdm(paths, desc="features", unit="clip", disable=not progress, leave=False):
         try:
-            out.append(_combine([extract(path, name, sr=SAMPLE_RATE, cache=cache, **p) for name, p in specs]))
+            out.append(_combine(extract_all(path, specs, sr=SAMPLE_RATE, cache=cache)))
         except AvemotionError as error:
             out.append(None)
             failures.append((str(path), str(error)))
@@ -165,6 +168,56 @@ def make_estimator(recipe: dict[str, Any], *, progress: bool = False, num_thread
     return NeuralClassifier(model["name"], recipe["labels"], model["params"], trainer)
 
 
+@dataclass
+class RecipeData:
+    """The clips of a table a recipe could use, with their features.
+
+    ``table`` keeps the rows whose features worked (reindexed from 0), ``X`` their stacked
+    features (N, ...), ``augmented`` one array like ``X`` per augmented copy of the rows asked
+    for (zeros elsewhere), ``failures`` ``"path: message"`` for each file that failed.
+    """
+
+    table: pd.DataFrame
+    X: np.ndarray
+    augmented: list[np.ndarray]
+    failures: list[str]
+    feature_seconds: float
+    augment_seconds: float
+
+
+def recipe_data(
+    recipe: dict[str, Any],
+    table: pd.DataFrame,
+    *,
+    cache: FeatureCache,
+    copies: int,
+    augment_rows: Callable[[pd.DataFrame], np.ndarray] | None = None,
+    progress: bool = False,
+) -> RecipeData:
+    """Features of every clip of ``table`` with audio and, when the recipe has waveform
+    augmentation and ``copies`` > 0, augmented copies of the rows ``augment_rows(table)``
+    selects (default: all rows)."""
+    table = table[table["audio"].notna()].reset_index(drop=True)
+    start = time.perf_counter()
+    feats, failures = recipe_features(list(table["audio"]), recipe, cache=cache, progress=progress)
+    keep = [i for i, f in enumerate(feats) if f is not None]
+    table = table.iloc[keep].reset_index(drop=True)
+    X = stack([feats[i] for i in keep])
+    feature_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    augmented = []
+    if recipe["augmentation"].get("waveform") and copies > 0:
+        rows = np.arange(len(table)) if augment_rows is None else augment_rows(table)
+        paths = list(table["audio"].to_numpy()[rows])
+        for c in range(copies):
+            copy = np.zeros_like(X)
+            copy[rows] = stack(augmented_copies(paths, recipe, copy=c, cache=cache, progress=progress), X.shape[-1])
+            augmented.append(copy)
+    return RecipeData(
+        table, X, augmented, [f"{p}: {m}" for p, m in failures], feature_seconds, time.perf_counter() - start
+    )
+
+
 def cross_validate_recipe(
     recipe: dict[str, Any],
     table: pd.DataFrame,
@@ -182,47 +235,31 @@ def cross_validate_recipe(
     clip are added per fold (never of validation or test clips). Returns the CV result and
     timings/failures: ``{"feature_seconds", "augment_seconds", "failures", "n_clips"}``.
     """
-    cache = cache if cache is not None else FeatureCache()
-    table = table[table["audio"].notna()].reset_index(drop=True)
-    start = time.perf_counter()
-    feats, failures = recipe_features(list(table["audio"]), recipe, cache=cache, progress=progress)
-    keep = [i for i, f in enumerate(feats) if f is not None]
-    table = table.iloc[keep].reset_index(drop=True)
-    arrays = [feats[i] for i in keep]
-    length = max(a.shape[-1] for a in arrays)
-    X = stack(arrays, length)
-    feature_seconds = time.perf_counter() - start
-    augment_seconds = 0.0
-    extra = None
-    if recipe["augmentation"].get("waveform") and copies > 0:
-        start = time.perf_counter()
-        augmented = [
-            stack(augmented_copies(list(table["audio"]), recipe, copy=c, cache=cache, progress=progress), length)
-            for c in range(copies)
-        ]
-        augment_seconds = time.perf_counter() - start
-        emotions = table["emotion"].to_numpy()
+    data = recipe_data(
+        recipe, table, cache=cache if cache is not None else FeatureCache(), copies=copies, progress=progress
+    )
+    emotions = data.table["emotion"].to_numpy()
 
-        def extra(rows: np.ndarray) -> list[tuple[np.ndarray, Any]]:
-            return [(copy[rows], emotions[rows]) for copy in augmented]
+    def extra(rows: np.ndarray) -> list[tuple[np.ndarray, Any]]:
+        return [(copy[rows], emotions[rows]) for copy in data.augmented]
 
     result = cross_validate(
         lambda: make_estimator(recipe, progress=progress, num_threads=num_threads),
-        X,
-        table,
+        data.X,
+        data.table,
         split=split,
         labels=recipe["labels"],
         validation_fraction=float(recipe["training"]["validation_fraction"]),
         seed=int(recipe["training"]["seed"]),
         out_dir=out_dir,
-        extra_train=extra,
+        extra_train=extra if data.augmented else None,
         progress=progress,
     )
     info = {
-        "n_clips": len(table),
-        "feature_seconds": feature_seconds,
-        "augment_seconds": augment_seconds,
-        "failures": [f"{p}: {m}" for p, m in failures],
+        "n_clips": len(data.table),
+        "feature_seconds": data.feature_seconds,
+        "augment_seconds": data.augment_seconds,
+        "failures": data.failures,
     }
     return result, info
 
@@ -239,39 +276,37 @@ def fit_recipe(
 
     Validation actors (``training.validation_fraction`` of the speakers, by speaker) select the
     epoch or the regularisation; a head that refits (``LogisticHead``) then uses all clips.
-    Returns the fitted estimator and what it was trained on.
+    Augmented copies are made of the training actors' clips only. Returns the fitted estimator
+    and what it was trained on.
     """
-    from avemotion.corpora.labels import label_set
-    from avemotion.corpora.splits import speaker_train_test_split
-
-    cache = cache if cache is not None else FeatureCache()
     labels = label_set(recipe["labels"])
-    table = table[table["audio"].notna() & table["emotion"].isin(labels)].reset_index(drop=True)
-    feats, failures = recipe_features(list(table["audio"]), recipe, cache=cache, progress=progress)
-    keep = [i for i, f in enumerate(feats) if f is not None]
-    table = table.iloc[keep].reset_index(drop=True)
-    arrays = [feats[i] for i in keep]
-    X = stack(arrays)
-    y = table["emotion"].to_numpy()
     seed = int(recipe["training"]["seed"])
-    fold = speaker_train_test_split(
-        table, validation=float(recipe["training"]["validation_fraction"]), test=0.0, seed=seed, name="ship"
+
+    def split(t: pd.DataFrame) -> Fold:
+        fraction = float(recipe["training"]["validation_fraction"])
+        return speaker_train_test_split(t, validation=fraction, test=0.0, seed=seed, name="ship")
+
+    copies = copies if recipe["model"]["name"] in MODELS else 0
+    data = recipe_data(
+        recipe,
+        table[table["emotion"].isin(labels)],
+        cache=cache if cache is not None else FeatureCache(),
+        copies=copies,
+        augment_rows=lambda t: split(t).train,
+        progress=progress,
     )
+    fold = split(data.table)
+    y = data.table["emotion"].to_numpy()
     estimator = make_estimator(recipe, progress=progress)
     kwargs: dict[str, Any] = {}
-    if recipe["augmentation"].get("waveform") and copies > 0 and recipe["model"]["name"] in MODELS:
-        augmented = [
-            stack(augmented_copies(list(table["audio"]), recipe, copy=c, cache=cache), X.shape[-1])
-            for c in range(copies)
-        ]
-        kwargs["extra_train"] = [(a[fold.train], y[fold.train]) for a in augmented]
-    estimator.fit(X[fold.train], y[fold.train], X[fold.validation], y[fold.validation], **kwargs)
-    speakers = sorted(table["speaker"].unique())
+    if data.augmented:
+        kwargs["extra_train"] = [(a[fold.train], y[fold.train]) for a in data.augmented]
+    estimator.fit(data.X[fold.train], y[fold.train], data.X[fold.validation], y[fold.validation], **kwargs)
     info = {
-        "corpus": sorted(table["corpus"].unique()),
-        "n_clips": len(table),
-        "speakers": speakers,
-        "validation_speakers": sorted(set(table["speaker"].to_numpy()[fold.validation])),
-        "failures": [f"{p}: {m}" for p, m in failures],
+        "corpus": sorted(data.table["corpus"].unique()),
+        "n_clips": len(data.table),
+        "speakers": sorted(data.table["speaker"].unique()),
+        "validation_speakers": sorted(set(data.table["speaker"].to_numpy()[fold.validation])),
+        "failures": data.failures,
     }
     return estimator, info
