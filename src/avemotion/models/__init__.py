@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import audio
+from . import visual  # noqa: F401  (registers fer_cnn)
 from .base import MODELS, EmotionNet, build_model, register
 from .linear import LogisticHead
 

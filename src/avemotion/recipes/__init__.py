@@ -4,14 +4,16 @@ A recipe has five sections::
 
     labels: ravdess8                      # a label-set name or a list of emotions
     features: {extractor: NAME, params: {...}}      # avemotion.audio.extract.EXTRACTORS
-    augmentation: {waveform: {...}, spec_augment: {...}}   # optional, both parts optional
+    augmentation: {waveform: {...}, spec_augment: {...}}   # optional, all parts optional
     model: {name: NAME, params: {...}}    # avemotion.models.MODELS
     training: {epochs, batch_size, optimizer, lr, weight_decay, patience,
                class_balance, validation_fraction, seed, ...}
 
 ``augmentation.waveform`` holds :class:`avemotion.audio.augment.Augmenter` fields and
 ``augmentation.spec_augment`` the keyword parameters of
-:func:`avemotion.audio.augment.spec_augment`. ``training`` may also name the
+:func:`avemotion.audio.augment.spec_augment`. A visual recipe's feature is ``face_gray``
+(``params: {size: 48}``: square gray face crops) and its ``augmentation.faces`` holds the keyword
+parameters of :func:`avemotion.models.visual.augment_faces`. ``training`` may also name the
 :class:`~avemotion.training.trainer.Trainer` options in :data:`OPTIONAL_TRAINING`. The package's
 own recipes are ``src/avemotion/recipes/*.yaml`` (:func:`list_recipes`); :func:`load_recipe`
 reads one of them by name, or any YAML file by path, and checks it.
@@ -101,6 +103,9 @@ def _check_features(features: dict[str, Any], source: str) -> None:
 
     _require(features, ("extractor",), "features", source)
     features["params"] = dict(features.get("params") or {})
+    if features["extractor"] == "face_gray":
+        _no_unknown(features["params"], ("size",), "features.params", source)
+        return
     names = features["extractor"] if isinstance(features["extractor"], list) else [features["extractor"]]
     for name in names:
         if name not in EXTRACTORS:
@@ -115,13 +120,17 @@ def _check_features(features: dict[str, Any], source: str) -> None:
 def _check_augmentation(augmentation: dict[str, Any], source: str) -> None:
     from avemotion.audio.augment import Augmenter, spec_augment
 
-    _no_unknown(augmentation, ("waveform", "spec_augment"), "augmentation", source)
+    from avemotion.models.visual import augment_faces
+
+    _no_unknown(augmentation, ("waveform", "spec_augment", "faces"), "augmentation", source)
     waveform = augmentation.get("waveform") or {}
     _no_unknown(waveform, {f.name for f in dataclasses.fields(Augmenter)}, "augmentation.waveform", source)
     masks = augmentation.get("spec_augment") or {}
     keyword = inspect.Parameter.KEYWORD_ONLY
     names = {p.name for p in inspect.signature(spec_augment).parameters.values() if p.kind == keyword}
     _no_unknown(masks, names, "augmentation.spec_augment", source)
+    faces = {p.name for p in inspect.signature(augment_faces).parameters.values() if p.kind == keyword}
+    _no_unknown(augmentation.get("faces") or {}, faces, "augmentation.faces", source)
 
 
 def _check_model(model: dict[str, Any], source: str) -> None:
@@ -188,6 +197,7 @@ def validate(recipe: Any, source: str | os.PathLike[str] = "<recipe>") -> dict[s
     checked["augmentation"] = {
         "waveform": dict(checked["augmentation"].get("waveform") or {}) or None,
         "spec_augment": dict(checked["augmentation"].get("spec_augment") or {}) or None,
+        "faces": dict(checked["augmentation"].get("faces") or {}) or None,
     }
     _no_unknown(recipe, checked, "the recipe", source)
     return checked

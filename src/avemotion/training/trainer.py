@@ -154,7 +154,10 @@ class Trainer:
     training device, with a seeded ``torch.Generator`` on that device. ``device``: ``None``
     picks CUDA when available. ``checkpoint_path``: the kept state dict is written there
     (atomically, :func:`torch.save`) every time it changes. A trailing training batch of a
-    single sample is skipped (batch norm cannot train on it).
+    single sample is skipped (batch norm cannot train on it). ``resume_path``: after every epoch
+    the whole training state (weights, optimiser, schedule, random generators, history, kept
+    state) is written there atomically; a fit finding that file continues after its last epoch
+    (same data and parameters assumed), so a run that was cut off loses at most one epoch.
     """
 
     def __init__(
@@ -179,6 +182,7 @@ class Trainer:
         device: str | None = None,
         eval_batch_size: int = 256,
         checkpoint_path: str | os.PathLike[str] | None = None,
+        resume_path: str | os.PathLike[str] | None = None,
         progress: bool = False,
     ) -> None:
         for name, value, allowed in (
@@ -215,6 +219,7 @@ class Trainer:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.eval_batch_size = eval_batch_size
         self.checkpoint_path = checkpoint_path
+        self.resume_path = resume_path
         self.progress = progress
 
     # --- parts of a fit ------------------------------------------------------------------
@@ -354,8 +359,27 @@ class Trainer:
             optimizer = self._make_optimizer(model)
             scheduler = self._make_scheduler(optimizer)
             sampler = self._sampler(y)
+            parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
+            if self.resume_path is not None and os.path.isfile(self.resume_path):
+                saved = torch.load(self.resume_path, map_location=self.device, weights_only=False)
+                for key, part in parts.items():
+                    if part is not None:
+                        part.load_state_dict(saved[key])
+                rng.bit_generator.state = saved["numpy_rng"]
+                generator.set_state(saved["generator"])
+                torch.set_rng_state(saved["torch_rng"])
+                if sampler is not None:
+                    sampler.generator.set_state(saved["sampler_rng"])
+                history, best, best_state = saved["history"], saved["best"], saved["best_state"]
+                best_epoch, since_best = saved["best_epoch"], saved["since_best"]
+                start -= sum(h["seconds"] for h in history)
+            stopped = has_val and self.patience is not None and since_best >= self.patience
             bar = tqdm(
-                range(1, self.epochs + 1), desc="train", unit="epoch", leave=False, disable=not self.progress
+                range(self.epochs + 1 if stopped else len(history) + 1, self.epochs + 1),
+                desc="train",
+                unit="epoch",
+                leave=False,
+                disable=not self.progress,
             )
             for epoch in bar:
                 t0 = time.perf_counter()
@@ -387,6 +411,22 @@ class Trainer:
                     }
                 )
                 bar.set_postfix(loss=f"{train_loss:.4f}", val_uar="-" if val_uar is None else f"{val_uar:.3f}")
+                if self.resume_path is not None:
+                    state = {key: None if part is None else part.state_dict() for key, part in parts.items()}
+                    state |= {
+                        "numpy_rng": rng.bit_generator.state,
+                        "generator": generator.get_state(),
+                        "torch_rng": torch.get_rng_state(),
+                        "sampler_rng": None if sampler is None else sampler.generator.get_state(),
+                        "history": history,
+                        "best": best,
+                        "best_epoch": best_epoch,
+                        "since_best": since_best,
+                        "best_state": best_state,
+                    }
+                    buffer = io.BytesIO()
+                    torch.save(state, buffer)
+                    atomic_write_bytes(self.resume_path, buffer.getvalue())
                 if has_val and self.patience is not None and since_best >= self.patience:
                     break
             bar.close()

@@ -1,0 +1,71 @@
+"""A still-image corpus (FER2013, CK+48) as one cached array of square gray faces.
+
+:func:`image_arrays` decodes every image of a corpus once into ``(N, size, size)`` uint8 gray
+faces with their emotions, clip ids and partitions, and keeps them in an ``.npz`` under the
+cache folder (:func:`avemotion.cache.default_cache_dir`), keyed by the corpus folder, its file
+list and ``size``. Later calls read the ``.npz`` (about a second for FER2013's 35,887 faces).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from avemotion.cache import atomic_write_bytes, default_cache_dir
+from avemotion.corpora import read_corpus
+from avemotion.corpora.images import load_image
+
+
+@dataclass
+class ImageArrays:
+    """``images`` ``(N, size, size)`` uint8 gray; ``emotion``, ``clip_id``, ``partition``: ``(N,)`` str."""
+
+    images: np.ndarray
+    emotion: np.ndarray
+    clip_id: np.ndarray
+    partition: np.ndarray
+
+    def subset(self, partition: str) -> ImageArrays:
+        """The images of one partition (``train``, ``validation``, ``test``)."""
+        keep = self.partition == partition
+        return ImageArrays(self.images[keep], self.emotion[keep], self.clip_id[keep], self.partition[keep])
+
+
+def to_gray_square(image: np.ndarray, size: int) -> np.ndarray:
+    """A uint8 ``(H, W)`` gray or ``(H, W, 3)`` RGB image as ``(size, size)`` gray (area resize)."""
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    if image.shape != (size, size):
+        shrink = image.shape[0] > size
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return image
+
+
+def image_arrays(
+    root: str | os.PathLike[str], *, corpus: str | None = None, size: int = 48, cache_dir: Path | None = None
+) -> ImageArrays:
+    """Every image of the corpus at ``root`` as :class:`ImageArrays`, decoded once and cached."""
+    table = read_corpus(root, corpus=corpus).table.sort_values("clip_id", kind="stable")
+    refs = [str(r) for r in table["image"]]
+    digest = hashlib.sha256("\n".join([str(Path(root).resolve()), str(size), *refs]).encode()).hexdigest()[:20]
+    path = (cache_dir or default_cache_dir()) / "image_arrays" / f"{Path(root).resolve().name}-{size}-{digest}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as data:
+            return ImageArrays(*(data[k] for k in ("images", "emotion", "clip_id", "partition")))
+    images = np.stack([to_gray_square(load_image(r), size) for r in refs])
+    arrays = ImageArrays(
+        images,
+        table["emotion"].to_numpy(dtype=str),
+        table["clip_id"].to_numpy(dtype=str),
+        table["partition"].fillna("").to_numpy(dtype=str),
+    )
+    buffer = io.BytesIO()
+    np.savez(buffer, **vars(arrays))
+    atomic_write_bytes(path, buffer.getvalue())
+    return arrays

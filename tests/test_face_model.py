@@ -1,0 +1,106 @@
+"""The frame expression model: the fer_cnn network, the shipped face bundle, pooling, prediction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from avemotion.corpora.images import load_image
+from avemotion.corpora.labels import to_canonical
+from avemotion.errors import NoFaceError
+from avemotion.media.encode import write_video
+from avemotion.models import build_model
+from avemotion.models.visual import augment_faces
+from avemotion.recipes import load_recipe
+from avemotion.training.trainer import Trainer
+from avemotion.visual.expression import FaceExpressionModel, attention_weights, pool
+
+RAVDESS_VIDEO = "ravdess/video_samples/Actor_01/01-01-07-02-02-01-01.mp4"
+
+
+@pytest.fixture(scope="module")
+def model() -> FaceExpressionModel:
+    return FaceExpressionModel.load("face")
+
+
+# --- the network -------------------------------------------------------------------------
+
+
+def test_fer_cnn_shapes_and_augmentation() -> None:
+    net = build_model("fer_cnn", 7, **load_recipe("face_fer2013")["model"]["params"]).eval()
+    x = torch.rand(3, 48, 48) * 255
+    assert net.embed(x).shape == (3, 256) and net(x.unsqueeze(1)).shape == (3, 7)
+    out = augment_faces(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and not torch.equal(out, x)
+
+
+def test_trainer_resumes_where_it_stopped(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.uniform(0, 255, (24, 16, 16)).astype(np.float32), np.arange(24) % 3
+    params = {"widths": (4, 8), "depth": 1, "embedding_dim": 8}
+
+    def fit(epochs: int, resume: Path | None) -> dict[str, torch.Tensor]:
+        torch.manual_seed(0)
+        net = build_model("fer_cnn", 3, **params)
+        Trainer(epochs=epochs, batch_size=8, seed=0, num_threads=1, patience=None, resume_path=resume).fit(net, X, y)
+        return net.state_dict()
+
+    straight = fit(3, None)
+    fit(2, tmp_path / "resume.pt")  # "cut off" after two epochs
+    resumed = fit(3, tmp_path / "resume.pt")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+# --- pooling -----------------------------------------------------------------------------
+
+
+def test_pooling_on_synthetic_frames() -> None:
+    probs = np.array([[0.9, 0.05, 0.05], [1 / 3, 1 / 3, 1 / 3], [0.2, 0.7, 0.1]])
+    np.testing.assert_allclose(pool(probs, "mean"), probs.mean(axis=0))
+    np.testing.assert_allclose(pool(probs, "max"), [0.9, 0.7, 1 / 3])
+    w = attention_weights(probs)
+    assert w.shape == (3,) and w.sum() == pytest.approx(1.0)
+    assert w[0] > w[2] > w[1]  # the most confident frame counts most, the uniform one least
+    np.testing.assert_allclose(pool(probs, "attention"), w @ probs)
+    embeddings = np.arange(12.0).reshape(3, 4)
+    assert pool(embeddings, "attention", probs=probs).shape == (4,)
+    np.testing.assert_allclose(attention_weights(probs, temperature=1e6), np.full(3, 1 / 3), rtol=1e-5)
+    with pytest.raises(ValueError, match="mean, max or attention"):
+        pool(probs, "median")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="frame values"):
+        pool(np.zeros((0, 3)))
+
+
+# --- the shipped bundle ------------------------------------------------------------------
+
+
+def test_shipped_face_model_on_fer2013_test(shared_data: Path, model: FaceExpressionModel) -> None:
+    files = sorted((shared_data / "fer2013" / "test").glob("*/*.jpg"))[::18][:200]
+    images = np.stack([load_image(f) for f in files])
+    truth = np.array([to_canonical("fer2013", f.parent.name) for f in files])
+    proba = model.proba_of_crops(images)
+    assert proba.shape == (len(files), 7) and np.allclose(proba.sum(axis=1), 1)
+    accuracy = (np.array(model.labels)[proba.argmax(axis=1)] == truth).mean()
+    assert accuracy > 0.45, accuracy  # chance 1/7, the largest class (happy) 25 %
+    rgb = np.repeat(images[:4, :, :, None], 3, axis=3)
+    np.testing.assert_allclose(model.proba_of_crops(rgb), proba[:4], atol=1e-6)
+    assert model.embed_crops(images[:5]).shape == (5, 256)
+
+
+def test_predict_proba_on_a_real_video(shared_data: Path, model: FaceExpressionModel) -> None:
+    proba = model.predict_proba(shared_data / RAVDESS_VIDEO, n=4, pooling="attention")
+    assert tuple(proba) == model.labels == ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
+    assert sum(proba.values()) == pytest.approx(1.0) and all(0 <= p <= 1 for p in proba.values())
+
+
+def test_no_face_raises(tmp_path: Path, model: FaceExpressionModel) -> None:
+    rng = np.random.default_rng(0)
+    path = tmp_path / "noise.mp4"
+    ramp = np.linspace(0, 255, 96, dtype=np.uint8)[None, :, None]
+    frames = np.stack([(rng.integers(0, 64, (72, 96, 3)) + np.roll(ramp, 4 * i, axis=1) // 2) for i in range(25)])
+    write_video(path, frames.astype(np.uint8), 25)
+    with pytest.raises(NoFaceError, match=r"noise\.mp4: no face found"):
+        model.predict_proba(path, n=4)
