@@ -3,7 +3,7 @@
 A bundle folder holds ``bundle.json`` (format, name, kind, label set, the recipe that made it,
 what it was trained on, its validation figures and the package versions that made it) and the
 fitted estimator's own files under ``estimator/`` (a :class:`NeuralClassifier`'s ``model.pt`` +
-``config.json``, or a :class:`LogisticHead`'s ``head.npz``). Weights always load from this
+``config.json``, a :class:`LogisticHead`'s ``head.npz``, a :class:`MultimodalClassifier`'s folder). Weights always load from this
 local folder; nothing is downloaded.
 
 Bundles are named (the ones shipped in the package, see :data:`SHIPPED`) or given by path.
@@ -28,6 +28,7 @@ import torch
 from avemotion import __version__
 from avemotion.corpora.labels import label_set
 from avemotion.errors import PathError
+from avemotion.fusion.multimodal import MultimodalClassifier
 from avemotion.models.linear import LogisticHead
 from avemotion.training.estimator import NeuralClassifier
 
@@ -35,7 +36,15 @@ FORMAT = "avemotion-bundle/1"
 BUNDLE_FILE = "bundle.json"
 
 #: Bundles shipped inside the package: name -> folder under ``avemotion/pretrained``.
-SHIPPED: dict[str, str] = {"audio": "audio"}
+SHIPPED: dict[str, str] = {"audio": "audio", "face": "face", "ravdess-av-au": "ravdess-av-au"}
+
+
+#: Estimator kind recorded in ``bundle.json`` -> its class (each has ``save`` and ``load``).
+ESTIMATORS: dict[str, Any] = {
+    "logistic": LogisticHead,
+    "neural": NeuralClassifier,
+    "multimodal": MultimodalClassifier,
+}
 
 
 class BundleError(PathError):
@@ -111,7 +120,7 @@ def save_bundle(
             "format": FORMAT,
             "name": name,
             "kind": kind,
-            "estimator": "logistic" if isinstance(estimator, LogisticHead) else "neural",
+            "estimator": next(k for k, cls in ESTIMATORS.items() if isinstance(estimator, cls)),
             "labels": list(label_set(recipe["labels"])),
             "classes": [str(c) for c in estimator.classes_],
             "recipe": recipe,
@@ -144,5 +153,6 @@ def load_bundle(name_or_path: str | os.PathLike[str]) -> Bundle:
         raise BundleError(path, f"cannot read {BUNDLE_FILE}: {error}") from None
     if config.get("format") != FORMAT:
         raise BundleError(path, f"unknown bundle format {config.get('format')!r} (expected {FORMAT})")
-    loader = LogisticHead.load if config["estimator"] == "logistic" else NeuralClassifier.load
-    return Bundle(path, config, loader(path / "estimator"))
+    if config.get("estimator") not in ESTIMATORS:
+        raise BundleError(path, f"unknown estimator kind {config.get('estimator')!r}")
+    return Bundle(path, config, ESTIMATORS[config["estimator"]].load(path / "estimator"))

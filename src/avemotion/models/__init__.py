@@ -2,8 +2,8 @@
 classifier heads on fixed embeddings in :data:`HEADS` (scikit-learn estimators).
 
 Importing this package imports the model modules, so that each registers itself:
-:mod:`.audio` (``crnn``, ``gru``, ``cnn1d``, ``lstm``, ``avemotion_audio``) and :mod:`.linear`
-(``logistic``).
+:mod:`.audio` (``crnn``, ``gru``, ``cnn1d``, ``lstm``, ``avemotion_audio``), :mod:`.fusion`
+(``fc_fusion``, ``bel``, ``mobel``, ``gated_fusion``) and :mod:`.linear` (``logistic``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import audio
+from . import audio, fusion
 from . import visual  # noqa: F401  (registers fer_cnn)
 from .base import MODELS, EmotionNet, build_model, register
 from .linear import LogisticHead
@@ -19,4 +19,4 @@ from .linear import LogisticHead
 #: Head name -> scikit-learn-style estimator class for fixed (N, D) features.
 HEADS: dict[str, Callable[..., Any]] = {"logistic": LogisticHead}
 
-__all__ = ["HEADS", "MODELS", "EmotionNet", "LogisticHead", "audio", "build_model", "register"]
+__all__ = ["HEADS", "MODELS", "EmotionNet", "LogisticHead", "audio", "fusion", "build_model", "register"]

@@ -117,14 +117,20 @@ def _fit(
     y: np.ndarray,
     fold: Fold,
     extras: Sequence[tuple[np.ndarray, np.ndarray]],
+    speakers: np.ndarray,
 ) -> float:
-    """Fit on the fold's training rows (and validation rows, extra sets where ``fit`` takes
-    them, else appended to the training data); returns the seconds it took.
+    """Fit on the fold's training rows (and validation rows, extra sets and the rows'
+    speakers as ``groups`` / ``groups_val`` where ``fit`` takes them, else extra sets are
+    appended to the training data); returns the seconds it took.
     """
     X_fit, y_fit = X[fold.train], y[fold.train]
     kwargs: dict[str, Any] = {}
     if len(fold.validation):
         kwargs.update(X_val=X[fold.validation], y_val=y[fold.validation])
+    if "groups" in params:
+        kwargs["groups"] = speakers[fold.train]
+        if len(fold.validation) and "groups_val" in params:
+            kwargs["groups_val"] = speakers[fold.validation]
     if "extra_train" in params:
         kwargs["extra_train"] = list(extras)
     elif extras:
@@ -180,7 +186,8 @@ def cross_validate(
 
     ``X[i]`` is the feature of ``table`` row ``i``; ``split`` is a split name (see
     :func:`~avemotion.corpora.splits.get_split`) or folds of row positions into ``table``.
-    Estimators need ``fit(X, y)`` and ``predict_proba``; ``y`` is passed as label strings.
+    Estimators need ``fit(X, y)`` and ``predict_proba``; ``y`` is passed as label strings,
+    and each row's speaker as ``groups`` (``groups_val``) when ``fit`` takes it.
     When ``fit`` takes ``X_val`` and ``y_val``, validation speakers (``validation_fraction``
     of the training speakers, drawn with ``seed``) are held out of training for model
     selection, unless the fold brings its own validation part; other estimators train on all
@@ -202,6 +209,7 @@ def cross_validate(
         n_out = int((~keep).sum())
         _say(f"dropping {n_out} of {len(table)} clips outside the labels {','.join(labels)}: {shown}", progress)
     emotions = table["emotion"].to_numpy(dtype=object)
+    speakers = table["speaker"].to_numpy(dtype=object)
     folds = get_split(split, table) if isinstance(split, str) else check_folds(table, split)
     extra_sets = extra_train or (lambda rows: [])
 
@@ -227,7 +235,7 @@ def cross_validate(
         check_fold(table, fold)
         used.append(fold)
         extras = [(np.asarray(xe), names[encode_labels(ye, labels)]) for xe, ye in extra_sets(fold.train)]
-        seconds = _fit(estimator, params, X, emotions, fold, extras)
+        seconds = _fit(estimator, params, X, emotions, fold, extras, speakers)
         proba = _proba_in_label_order(estimator, X[fold.test], labels)
         record, frame = _fold_outputs(table, fold, emotions, proba, labels)
         record.update(

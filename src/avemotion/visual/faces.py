@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from avemotion.errors import AvemotionError, NoFaceError, PathError
+from avemotion.media.decode import Frames
 from avemotion.visual.keyframes import load_keyframes
 
 __all__ = [
@@ -386,13 +387,29 @@ def face_crops(
     the named size's colour (RGB for explicit sizes). ``detector`` defaults to Haar. Raises
     :class:`~avemotion.errors.NoFaceError` when no keyframe has a face (never background crops).
     """
+    frames = load_keyframes(path, n)
+    return crops_of_frames(
+        frames, path, detector=detector, size=size, gray=gray, margin=margin, align_eyes=align_eyes
+    )
+
+
+def crops_of_frames(
+    frames: Frames,
+    source: PathLike,
+    *,
+    detector: FaceDetector | None = None,
+    size: str | Size = "seed003",
+    gray: bool | None = None,
+    margin: float = 0.2,
+    align_eyes: bool = False,
+) -> FaceCrops:
+    """:func:`face_crops` on frames already decoded from ``source`` (named in errors)."""
     if isinstance(size, str) and size not in CROP_SIZES:
         raise AvemotionError(f"unknown crop size '{size}' (known: {', '.join(sorted(CROP_SIZES))})")
     spec = CROP_SIZES[size] if isinstance(size, str) else CropSpec(size, False)
-    frames = load_keyframes(path, n)
     faces = track_faces(frames.images, detector or HaarDetector())
     if faces[0] is None:
-        raise NoFaceError(path, f"no face found in any of the {len(frames)} analysed frames")
+        raise NoFaceError(source, f"no face found in any of the {len(frames)} analysed frames")
     tracked_faces = [f for f in faces if f is not None]
     crops = [
         crop_face(

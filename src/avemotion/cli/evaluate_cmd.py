@@ -1,0 +1,143 @@
+"""``avemotion evaluate``: score a model on a labelled corpus, with a metrics JSON and an HTML report.
+
+Without ``--split`` the trained model predicts every clip of the data (video where a clip has
+one, else its audio; an audio + AU model also gets the clip's AU means) and is scored on the
+labels the model and the data share. With ``--split NAME`` the model's *recipe* is
+cross-validated on the data instead (a fresh model trained per fold, speaker-independent), so
+that a model is never scored on speakers it was trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ..bundles import load_bundle
+from ..cache import atomic_write_bytes
+from ..corpora import read_corpus
+from ..corpora.labels import label_set
+from ..corpora.openface import au_columns
+from ..errors import AvemotionError
+from ..evaluation.report import align_labels, evaluate_predictions, report_from_crossval, write_report
+from ..prediction.recognizer import load
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "evaluate",
+        help="score a model on a labelled corpus",
+        description="Score a model on a labelled corpus: accuracy, UAR, macro-F1, per-class "
+        "figures, confusion matrix and ROC curves, as JSON and as an HTML report.",
+    )
+    p.add_argument("--model", default="default", help="model name or bundle folder (default: %(default)s)")
+    p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="corpus folder(s)")
+    p.add_argument("--split", help="cross-validate the model's recipe on this split instead (e.g. ravdess-si5)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the metrics JSON here")
+    p.add_argument("--report", type=Path, metavar="DIR", help="write report.html and its plots here")
+    p.add_argument("--limit", type=int, help="score only the first N clips (a quick look)")
+    p.set_defaults(run=run)
+
+
+def _media(row: pd.Series) -> str | None:
+    for column in ("video", "audio", "image"):
+        if column in row and isinstance(row[column], str):
+            return row[column]
+    return None
+
+
+def _predict_table(model: Any, table: pd.DataFrame, failures: list[str]) -> tuple[list[str], np.ndarray, list[list[str]]]:
+    columns = au_columns(table) if hasattr(model, "au_vector") else []
+    y, rows, used = [], [], []
+    for _, row in tqdm(table.iterrows(), total=len(table), desc="evaluate", unit="clip", disable=not sys.stderr.isatty()):
+        path = _media(row)
+        if path is None:
+            failures.append(f"{row['clip_id']}: no media file")
+            continue
+        try:
+            if columns:
+                au = None if row[columns].isna().any() else row[columns].astype(float).to_dict()
+                prediction = model.analyse(row["audio"] if isinstance(row.get("audio"), str) else path, au=au)
+            else:
+                prediction = model.analyse(path)
+        except AvemotionError as error:
+            failures.append(str(error))
+            continue
+        y.append(str(row["emotion"]))
+        rows.append([prediction.probabilities[label] for label in model.labels])
+        used.append(prediction.used)
+    return y, np.asarray(rows, dtype=float).reshape(-1, len(model.labels)), used
+
+
+def _cross_validate(args: argparse.Namespace, table: pd.DataFrame, details: dict[str, Any]) -> int:
+    from ..training.pipeline import cross_validate_recipe
+
+    bundle = load_bundle("audio" if args.model == "default" else args.model)
+    recipe = bundle.recipe
+    if "features" not in recipe or "model" not in recipe:
+        raise AvemotionError(f"model {args.model}: its recipe cannot be cross-validated here (an audio recipe is needed)")
+    run_dir = args.report or Path(f"evaluate-{args.split}")
+    result, info = cross_validate_recipe(recipe, table, split=args.split, out_dir=run_dir / "crossval",
+                                         progress=sys.stderr.isatty())
+    page = report_from_crossval(run_dir / "crossval", run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["details"] = {**details, **metrics.get("details", {}), "failures": info["failures"]}
+    if args.json:
+        atomic_write_bytes(args.json, (json.dumps(metrics, indent=2) + "\n").encode())
+    _say(metrics, page)
+    return 1 if info["failures"] else 0
+
+
+def _say(metrics: dict[str, Any], page: Path | None) -> None:
+    print(f"n {metrics['n']}  accuracy {metrics['war']:.3f}  UAR {metrics['uar']:.3f}  macro-F1 {metrics['macro_f1']:.3f}")
+    if metrics.get("dropped_clips"):
+        print("not scored (labels the model lacks): " + ", ".join(f"{k} {v}" for k, v in metrics["dropped_clips"].items()))
+    if metrics.get("dropped_model_labels"):
+        print("model labels the data lacks (left out): " + ", ".join(metrics["dropped_model_labels"]))
+    if page is not None:
+        print(f"report: {page}")
+
+
+def run(args: argparse.Namespace) -> int:
+    corpus = read_corpus(*args.data)
+    table = corpus.table
+    if args.limit:
+        table = table.head(args.limit)
+    details = {
+        "model": args.model,
+        "data": ", ".join(map(str, args.data)),
+        "corpus": ", ".join(sorted(table["corpus"].unique())),
+        "split": args.split or "none (the trained model predicts every clip)",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if args.split:
+        return _cross_validate(args, table, details)
+    model = load(args.model)
+    failures: list[str] = []
+    y, proba, used = _predict_table(model, table, failures)
+    if not y:
+        raise AvemotionError(f"no clip of {details['data']} could be scored ({len(failures)} failed)")
+    corpus_labels = [e for e in label_set("all") if e in set(table["emotion"].dropna())]
+    y_kept, p_kept, labels, _ = align_labels(y, proba, model.labels, corpus_labels)
+    metrics = evaluate_predictions(y, proba, model.labels, data_labels=corpus_labels)
+    counts = pd.Series(["+".join(u) for u in used]).value_counts().to_dict()
+    metrics["details"] = {**details, "modalities_used": counts, "failures": failures}
+    page = None
+    if args.report:
+        page = write_report(args.report, metrics, y_true=y_kept, proba=p_kept, labels=labels,
+                            title=f"avemotion evaluate: {args.model} on {details['corpus']}", details=details)
+    if args.json:
+        atomic_write_bytes(args.json, (json.dumps(metrics, indent=2) + "\n").encode())
+    _say(metrics, page)
+    if failures:
+        print(f"{len(failures)} clips failed:", file=sys.stderr)
+        for failure in failures:
+            print(f"  {failure}", file=sys.stderr)
+    return 1 if failures else 0

@@ -1,0 +1,147 @@
+"""``avemotion predict FILE_OR_FOLDER...``: the emotion of each clip, per modality and fused.
+
+Folders are searched recursively for media (video, audio, images). Output: a readable table
+(default), ``--json`` (one document: ``{"model", "labels", "predictions": [...], "failures":
+[...]}``, each prediction as :meth:`avemotion.prediction.recognizer.Prediction.to_dict`) or
+``--csv`` (one row per clip or window). ``--timeline`` gives the same over sliding windows. A
+file that fails is reported by name with its reason and the batch goes on; the exit code is 1
+when any file failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ..corpora.table import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from ..errors import AvemotionError, MediaNotFoundError
+from ..prediction.recognizer import Prediction, load
+
+MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS | IMAGE_EXTENSIONS
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "predict",
+        help="recognise the emotion of media files",
+        description="Recognise the emotion of video, audio and image files (folders are searched "
+        "recursively): the top emotion, its confidence and every emotion's probability, per "
+        "modality and fused, and which modalities were used.",
+    )
+    p.add_argument("paths", nargs="+", metavar="FILE_OR_FOLDER")
+    p.add_argument("--model", default="default", help="model name or bundle folder (default: %(default)s)")
+    p.add_argument("--au", metavar="CSV", help="OpenFace per-frame CSV for an audio + AU model (one input file)")
+    p.add_argument("--timeline", action="store_true", help="predict over sliding windows")
+    p.add_argument("--window", type=float, default=2.0, help="timeline window, seconds (default: %(default)s)")
+    p.add_argument("--hop", type=float, default=1.0, help="timeline hop, seconds (default: %(default)s)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print one JSON document")
+    out.add_argument("--csv", action="store_true", help="print CSV, one row per clip or window")
+    p.set_defaults(run=run)
+
+
+def media_files(paths: Iterable[str], failures: list[str]) -> list[Path]:
+    """The media files named or inside the folders named (sorted per folder); a missing path
+    goes to ``failures``."""
+    files: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS)
+            if not found:
+                failures.append(f"{path}: no media files in this folder")
+            files += found
+        elif path.exists():
+            files.append(path)
+        else:
+            failures.append(str(MediaNotFoundError(path, "not found")))
+    return files
+
+
+def _rows(predictions: Sequence[Prediction], labels: Sequence[str]) -> list[dict[str, Any]]:
+    rows = []
+    for p in predictions:
+        row: dict[str, Any] = {"file": p.source, "start": p.start, "end": p.end, "emotion": p.emotion,
+                               "confidence": round(p.confidence, 4), "used": "+".join(p.used),
+                               "skipped": "; ".join(f"{m}: {r}" for m, r in p.skipped.items())}
+        row.update({label: round(p.probabilities[label], 4) for label in labels})
+        for modality, proba in p.modalities.items():
+            top = max(proba, key=proba.__getitem__)
+            row[f"{modality}_emotion"] = top
+            row[f"{modality}_confidence"] = round(proba[top], 4)
+        rows.append(row)
+    return rows
+
+
+def _table(predictions: Sequence[Prediction], labels: Sequence[str], timeline: bool) -> str:
+    short = [label[:5] for label in labels]
+    head = ["file", *(["window"] if timeline else []), "emotion", "conf", "audio", "face", "used", *short]
+    lines = []
+    for p in predictions:
+        cells = [Path(p.source).name]
+        if timeline:
+            cells.append(f"{p.start:.1f}-{p.end:.1f}s")
+        cells += [p.emotion, f"{p.confidence:.2f}"]
+        for modality in ("audio", "face"):
+            proba = p.modalities.get(modality) or p.modalities.get("au" if modality == "face" else "")
+            if proba:
+                top = max(proba, key=proba.__getitem__)
+                cells.append(f"{top} {proba[top]:.2f}")
+            else:
+                cells.append(f"- ({p.skipped.get(modality, p.skipped.get('au', 'n/a'))})")
+        cells.append("+".join(p.used))
+        cells += [f"{p.probabilities[label]:.2f}" for label in labels]
+        lines.append(cells)
+    widths = [max(len(str(r[i])) for r in [head, *lines]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(fmt.format(*r).rstrip() for r in [head, *lines])
+
+
+def run(args: argparse.Namespace) -> int:
+    failures: list[str] = []
+    files = media_files(args.paths, failures)
+    model = load(args.model)
+    if args.au is not None and (len(files) != 1 or not hasattr(model, "au_vector")):
+        raise AvemotionError("--au gives the AU features of one input file to an audio + AU model "
+                             "(e.g. --model ravdess-av-au)")
+    if args.timeline and not hasattr(model, "timeline"):
+        raise AvemotionError(f"model {args.model} has no timeline")
+    predictions: list[Prediction] = []
+    for path in tqdm(files, desc="predict", unit="file", disable=len(files) < 2 or not sys.stderr.isatty()):
+        try:
+            if args.timeline:
+                predictions += model.timeline(path, window=args.window, hop=args.hop)
+            elif args.au is not None:
+                predictions.append(model.analyse(path, au=args.au))
+            else:
+                predictions.append(model.analyse(path))
+        except AvemotionError as error:
+            failures.append(str(error))
+    labels = list(model.labels)
+    if args.json:
+        document = {"model": args.model, "labels": labels, "predictions": [p.to_dict() for p in predictions],
+                    "failures": failures}
+        print(json.dumps(document, indent=2))
+    elif args.csv:
+        rows = _rows(predictions, labels)
+        buffer = io.StringIO()
+        fields = list(dict.fromkeys(k for row in rows for k in row)) or ["file"]
+        writer = csv.DictWriter(buffer, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+        print(buffer.getvalue(), end="")
+    elif predictions:
+        print(_table(predictions, labels, args.timeline))
+    if failures and not args.json:
+        print(f"\n{len(failures)} failed:", file=sys.stderr)
+        for failure in failures:
+            print(f"  {failure}", file=sys.stderr)
+    return 1 if failures else 0

@@ -1,0 +1,332 @@
+"""Emotion from a media file: the audio and face models, fused, per clip or as a timeline.
+
+>>> rec = Recognizer.load("default")        # shipped audio + face models, product-rule fusion
+>>> rec.analyse("talk.mp4").emotion         # 'happy'
+>>> rec.predict_proba("talk.mp4")           # {"neutral": 0.01, "calm": 0.02, "happy": 0.81, ...}
+>>> rec.timeline("talk.mp4", window=2.0, hop=1.0)
+
+A video with audio uses both modalities; a video without an audio track, a video where no face
+is found, an audio file or an image uses what is there, and :attr:`Prediction.used` /
+:attr:`Prediction.skipped` say which modalities were used and why the others were not. The face
+model's labels (the basic seven, no calm) are put on the recognizer's label set by
+:func:`avemotion.fusion.map_proba` (calm <- neutral) before fusing.
+
+A recognizer bundle (kind ``recognizer``) is a folder with ``bundle.json`` naming its parts:
+``audio`` and ``face`` are sub-folders holding complete bundles (or, in the shipped ``default``,
+the names of shipped bundles), plus the fusion rule and label set.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from avemotion.audio.features import check_not_silent
+from avemotion.bundles import BUNDLE_FILE, FORMAT, BundleError, load_bundle, resolve, versions
+from avemotion.corpora.labels import label_set
+from avemotion.corpora.table import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
+from avemotion.errors import AvemotionError, NoFaceError, SilentAudioError
+from avemotion.fusion.labels import map_proba
+from avemotion.fusion.rules import RULES
+from avemotion.media.decode import Frames, load_audio, load_clip, load_frames, probe
+from avemotion.prediction.audio import AudioEmotionModel
+from avemotion.training.pipeline import SAMPLE_RATE
+from avemotion.visual.expression import FaceExpressionModel
+from avemotion.visual.faces import FaceDetector, HaarDetector, crops_of_frames
+
+#: Shipped recognizer bundles: name -> folder under ``avemotion/pretrained``.
+RECOGNIZERS = {"default": "default"}
+
+
+@dataclass
+class Prediction:
+    """One clip's (or one timeline window's) result.
+
+    ``probabilities``: fused, over the recognizer's labels; ``modalities``: each used modality's
+    own probabilities over its model's labels; ``used``: the modalities fused; ``skipped``:
+    modality -> why it was not used; ``start`` / ``end``: the window in seconds (timeline).
+    """
+
+    source: str
+    emotion: str
+    confidence: float
+    probabilities: dict[str, float]
+    modalities: dict[str, dict[str, float]]
+    used: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)
+    start: float | None = None
+    end: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (the ``--json`` schema of ``avemotion predict``)."""
+        return asdict(self)
+
+
+def _shipped(name: str) -> Path | None:
+    if name in RECOGNIZERS:
+        return Path(str(resources.files("avemotion") / "pretrained" / RECOGNIZERS[name]))
+    return None
+
+
+class Recognizer:
+    """Audio model + face model + a late-fusion rule (``"product"`` or ``"mean"``, optionally
+    weighted: ``weights={"audio": 0.6, "face": 0.4}``).
+
+    Either model may be ``None`` (an audio-only or face-only recognizer). ``n_frames``: the
+    keyframes analysed per clip (per timeline window: ``frames_per_second``).
+    """
+
+    def __init__(
+        self,
+        audio: AudioEmotionModel | None = None,
+        face: FaceExpressionModel | None = None,
+        *,
+        labels: Sequence[str] | str = "ravdess8",
+        fusion: str = "product",
+        weights: dict[str, float] | None = None,
+        n_frames: int = 12,
+        frames_per_second: float = 2.0,
+        detector: FaceDetector | None = None,
+        name: str = "custom",
+    ) -> None:
+        if audio is None and face is None:
+            raise ValueError("a recognizer needs an audio model, a face model or both")
+        if fusion not in RULES:
+            raise ValueError(f"fusion must be one of {', '.join(RULES)}, got {fusion!r}")
+        self.audio, self.face = audio, face
+        self.labels = label_set(labels)
+        self.fusion = fusion
+        self.weights = None if weights is None else {m: float(w) for m, w in weights.items()}
+        self.n_frames = n_frames
+        self.frames_per_second = frames_per_second
+        self.detector = detector or HaarDetector()
+        self.name = name
+
+    # --- loading and saving ------------------------------------------------------------
+
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike[str] = "default") -> Recognizer:
+        """A shipped recognizer (``"default"``) or a recognizer bundle folder; an audio or face
+        bundle (by name or path) gives a single-modality recognizer."""
+        folder = _shipped(os.fspath(name_or_path)) or resolve(name_or_path)
+        config = json.loads((folder / BUNDLE_FILE).read_text())
+        kind = config.get("kind")
+        if kind == "audio":
+            return cls(AudioEmotionModel.load(folder), None, labels=config["labels"], name=config["name"])
+        if kind == "face":
+            return cls(None, FaceExpressionModel.load(folder), labels=config["labels"], name=config["name"])
+        if kind != "recognizer":
+            raise BundleError(folder, f"a {kind!r} bundle is not a recognizer (use avemotion.load for it)")
+        parts = {}
+        for part, model in (("audio", AudioEmotionModel), ("face", FaceExpressionModel)):
+            ref = config["parts"].get(part)
+            if ref is not None:
+                local = folder / ref
+                parts[part] = model.load(local if (local / BUNDLE_FILE).is_file() else ref)
+        return cls(
+            parts.get("audio"), parts.get("face"), labels=config["labels"], fusion=config["fusion"],
+            weights=config.get("weights"), n_frames=config.get("n_frames", 12), name=config["name"],
+        )
+
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write a self-contained recognizer bundle (its parts copied into ``audio/``, ``face/``)."""
+        target = Path(path)
+        if target.exists() and not overwrite:
+            raise BundleError(target, "already exists (pass overwrite=True to replace it)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        try:
+            parts = {}
+            for part, model in (("audio", self.audio), ("face", self.face)):
+                if model is not None:
+                    shutil.copytree(model.bundle.path, tmp / part)
+                    parts[part] = part
+            config = {
+                "format": FORMAT, "name": target.name, "kind": "recognizer", "labels": list(self.labels),
+                "parts": parts, "fusion": self.fusion, "weights": self.weights, "n_frames": self.n_frames,
+                "versions": versions(),
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            }
+            (tmp / BUNDLE_FILE).write_text(json.dumps(config, indent=2) + "\n")
+            os.chmod(tmp, 0o755)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+    def describe(self) -> dict[str, Any]:
+        """The recognizer's parts, labels and fusion rule."""
+        return {
+            "name": self.name,
+            "labels": list(self.labels),
+            "fusion": self.fusion,
+            "audio": self.audio.describe() if self.audio else None,
+            "face": dict(self.face.bundle.config["trained_on"]) | {"labels": list(self.face.labels)} if self.face else None,
+        }
+
+    # --- one clip ------------------------------------------------------------------------
+
+    def _face_proba(self, frames: Frames, source: str) -> np.ndarray:
+        assert self.face is not None
+        crops = crops_of_frames(frames, source, detector=self.detector, size=(self.face.size, self.face.size), gray=True)
+        return self.face.proba_of_crops(crops.crops[..., 0]).mean(axis=0)
+
+    def _fuse(self, source: str, parts: dict[str, tuple[np.ndarray, Sequence[str]]], skipped: dict[str, str],
+              start: float | None = None, end: float | None = None) -> Prediction:
+        if not parts:
+            reasons = "; ".join(f"{m}: {r}" for m, r in skipped.items())
+            raise AvemotionError(f"{source}: nothing to recognise ({reasons})")
+        names = list(parts)
+        mapped = [map_proba(p[None], labels, self.labels) for p, labels in parts.values()]
+        weights = None if self.weights is None else [self.weights[m] for m in names]
+        fused = RULES[self.fusion](mapped, weights)[0]
+        best = int(fused.argmax())
+        return Prediction(
+            source=source,
+            emotion=self.labels[best],
+            confidence=float(fused[best]),
+            probabilities={label: float(p) for label, p in zip(self.labels, fused)},
+            modalities={m: {label: float(v) for label, v in zip(labels, p)} for m, (p, labels) in parts.items()},
+            used=names,
+            skipped=skipped,
+            start=start,
+            end=end,
+        )
+
+    def _decode(self, path: str, n_frames: int) -> tuple[Frames | None, np.ndarray | None, dict[str, str]]:
+        """The clip's keyframes and 16 kHz audio, as far as the models need them and the file has them."""
+        skipped: dict[str, str] = {}
+        suffix = Path(path).suffix.lower()
+        frames, signal = None, None
+        if suffix in IMAGE_EXTENSIONS:
+            skipped["audio"] = "an image has no audio"
+            if self.face is not None:
+                from avemotion.corpora.images import load_image
+
+                image = load_image(path)
+                rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+                frames = Frames(rgb[None], np.zeros(1))
+            return frames, signal, skipped
+        info = probe(path)
+        if not info.has_video:
+            skipped["face"] = "no video stream"
+        if not info.has_audio:
+            skipped["audio"] = "no audio track"
+        if info.has_video and self.face is not None:
+            frames, signal = load_clip(path, n_frames=n_frames, sr=SAMPLE_RATE)
+        elif info.has_audio and self.audio is not None:
+            signal = load_audio(path, SAMPLE_RATE)
+        if self.audio is None:
+            skipped.setdefault("audio", "no audio model")
+        if self.face is None:
+            skipped.setdefault("face", "no face model")
+        return frames, signal, skipped
+
+    def analyse(self, path: str | os.PathLike[str]) -> Prediction:
+        """The clip's fused prediction. Raises an :class:`~avemotion.errors.AvemotionError`
+        naming the file when it cannot be read or no modality is usable."""
+        source = os.fspath(path)
+        frames, signal, skipped = self._decode(source, self.n_frames)
+        parts: dict[str, tuple[np.ndarray, Sequence[str]]] = {}
+        if signal is not None and self.audio is not None:
+            try:
+                check_not_silent(signal, source)
+                parts["audio"] = (self.audio.proba_of_signal(signal), self.audio.labels)
+            except SilentAudioError:
+                skipped["audio"] = "silent audio"
+        if frames is not None and self.face is not None:
+            try:
+                parts["face"] = (self._face_proba(frames, source), self.face.labels)
+            except NoFaceError:
+                skipped["face"] = "no face found"
+        return self._fuse(source, parts, skipped)
+
+    def predict_proba(self, path: str | os.PathLike[str]) -> dict[str, float]:
+        """Emotion -> fused probability for the clip at ``path``."""
+        return self.analyse(path).probabilities
+
+    def predict(self, path: str | os.PathLike[str]) -> str:
+        """The most probable emotion of the clip at ``path``."""
+        return self.analyse(path).emotion
+
+    # --- timeline ------------------------------------------------------------------------
+
+    def timeline(self, path: str | os.PathLike[str], *, window: float = 2.0, hop: float = 1.0) -> list[Prediction]:
+        """Predictions over sliding windows of ``window`` s every ``hop`` s (the last window
+        ends at the end of the media; a clip shorter than ``window`` gives one window)."""
+        if window <= 0 or hop <= 0:
+            raise ValueError("window and hop must be > 0 seconds")
+        source = os.fspath(path)
+        info = probe(source)
+        duration = info.duration
+        starts = list(np.arange(0.0, max(duration - window, 0.0) + 1e-9, hop))
+        if duration > window and starts[-1] + window < duration - 1e-6:
+            starts.append(duration - window)
+        skipped: dict[str, str] = {}
+        signal = frames = None
+        if info.has_audio and self.audio is not None:
+            signal = load_audio(source, SAMPLE_RATE)
+        else:
+            skipped["audio"] = "no audio track" if not info.has_audio else "no audio model"
+        if info.has_video and self.face is not None:
+            n = max(1, int(np.ceil(duration * self.frames_per_second)))
+            frames = load_frames(source, np.linspace(0, max(duration - 1e-3, 0), n))
+        else:
+            skipped["face"] = "no video stream" if not info.has_video else "no face model"
+        out = []
+        for start in starts:
+            end = min(start + window, duration) if duration > 0 else window
+            parts: dict[str, tuple[np.ndarray, Sequence[str]]] = {}
+            why = dict(skipped)
+            if signal is not None and self.audio is not None:
+                piece = signal[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+                try:
+                    check_not_silent(piece, source)
+                    parts["audio"] = (self.audio.proba_of_signal(piece), self.audio.labels)
+                except SilentAudioError:
+                    why["audio"] = "silent audio"
+            if frames is not None and self.face is not None:
+                inside = (frames.times >= start) & (frames.times < end + 1e-6)
+                try:
+                    if not inside.any():
+                        raise NoFaceError(source, "no frame in this window")
+                    parts["face"] = (self._face_proba(Frames(frames.images[inside], frames.times[inside]), source),
+                                     self.face.labels)
+                except NoFaceError:
+                    why["face"] = "no face found"
+            try:
+                out.append(self._fuse(source, parts, why, float(start), float(end)))
+            except AvemotionError:
+                continue
+        if not out:
+            raise AvemotionError(f"{source}: no window could be recognised ({', '.join(skipped.values()) or 'silent, no face'})")
+        return out
+
+
+def load(name_or_path: str | os.PathLike[str] = "default") -> Any:
+    """A ready-to-use model by name or path: ``"default"`` (audio + face, fused), any recognizer,
+    audio or face bundle (a :class:`Recognizer`), or ``"ravdess-av-au"`` (an
+    :class:`~avemotion.prediction.av_au.AudioAURecognizer`)."""
+    name = os.fspath(name_or_path)
+    if _shipped(name) is None:
+        folder = resolve(name)
+        if json.loads((folder / BUNDLE_FILE).read_text()).get("kind") == "av-au":
+            from avemotion.prediction.av_au import AudioAURecognizer
+
+            return AudioAURecognizer(load_bundle(folder))
+    return Recognizer.load(name)
+
+
+__all__ = ["Prediction", "Recognizer", "load"]
