@@ -47,5 +47,53 @@ def ravdess_audio() -> str:
     return "\n".join(lines)
 
 
+FUSION_NAMES = {
+    "audio": "audio branch alone (Whisper features, logistic)",
+    "au": "AU branch alone (35 AU means, logistic)",
+    "mean": "late fusion, mean (seed 002)",
+    "weighted": "late fusion, weighted mean, weights fitted (seed 004)",
+    "product": "late fusion, product rule (seed 003)",
+    "bel": "decision-level BEL, seed learning rules (seed 003)",
+    "bel_gd": "decision-level BEL, gradient-trained",
+    "mobel": "feature-level MoBEL, seed learning rules (seeds 000/003)",
+    "mobel_gd": "feature-level MoBEL, gradient-trained",
+    "fc": "feature-level FC fusion network (seed 004)",
+    "gated": "gated attention fusion, modality dropout (ours)",
+    "stacked": "stacked logistic on branch log-probabilities (ours)",
+}
+
+
+def ravdess_av() -> str:
+    path = RESULTS / "ravdess_av.json"
+    if not path.is_file():
+        return f"(no {path.name} yet: run benchmarks/ravdess_av.py)"
+    doc = json.loads(path.read_text())
+    sets = [s for s in ("ravdess8", "seed6") if s in doc["label_sets"]]
+    lines = [
+        f"RAVDESS-SI5 `av`, {doc['n_clips']} clips, {doc['cpu_count']} CPU cores, {doc['date'][:10]}; "
+        "`python benchmarks/ravdess_av.py`. UAR mean ± std over the five folds.",
+        "",
+        "| method | " + " | ".join(f"UAR {s}" for s in sets) + " | WAR ravdess8 | macro-F1 ravdess8 | per-fold UAR ravdess8 |",
+        "|---|" + "---|" * len(sets) + "---|---|---|",
+    ]
+    rows = doc["label_sets"][sets[0]]
+    for method in sorted(rows, key=lambda m: (m in ("audio", "au"), -rows[m]["mean"]["uar"])):
+        r = rows[method]
+        cells = [pct(doc["label_sets"][s][method]["mean"]["uar"], doc["label_sets"][s][method]["std"]["uar"])
+                 if method in doc["label_sets"][s] else "" for s in sets]
+        folds = " / ".join(f"{100 * f['uar']:.0f}" for f in r["folds"])
+        lines.append(f"| {FUSION_NAMES.get(method, method)} (`{method}`) | " + " | ".join(cells)
+                     + f" | {pct(r['mean']['war'])} | {pct(r['mean']['macro_f1'])} | {folds} |")
+    for s in sets:
+        best = doc.get("best", {}).get(s)
+        if best:
+            lines.append("")
+            lines.append(f"Best on {s}: `{best['method']}`, UAR {pct(best['uar'])}, "
+                         f"{100 * best['gain_over_best_single']:+.1f} points over the better single modality.")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     print(ravdess_audio())
+    print()
+    print(ravdess_av())

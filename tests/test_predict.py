@@ -144,3 +144,16 @@ def test_ravdess_av_au_bundle_scores_a_real_clip_and_its_au_row(shared_data: Pat
     alone = model.analyse(row["audio"])
     assert alone.used == ["audio"] and alone.skipped == {"au": "no AU features given"}
     assert alone.probabilities == pytest.approx(alone.modalities["audio"])
+
+
+def test_cli_train_writes_a_bundle_that_predicts(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "mine"
+    assert main(["train", "--recipe", "audio_whisper", "--data", str(shared_data / "crema_d_samples"), "--out", str(out)]) == 0
+    config = json.loads((out / "bundle.json").read_text())
+    assert config["kind"] == "audio" and config["trained_on"]["n_clips"] == 12
+    assert main(["train", "--recipe", "audio_whisper", "--data", str(shared_data / "crema_d_samples"), "--out", str(out)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["predict", "--model", str(out), str(SAMPLE), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["predictions"][0]["used"] == ["audio"]
+    assert document["predictions"][0]["skipped"] == {"face": "no face model"}

@@ -16,7 +16,7 @@ from avemotion.corpora.splits import (
     with_validation,
 )
 from avemotion.corpora.table import make_table
-from avemotion.errors import SpeakerLeakageError
+from avemotion.errors import SpeakerLeakageError, SplitError
 
 
 def ravdess_like(actors: range, per_actor: int = 6) -> pd.DataFrame:
@@ -120,7 +120,7 @@ def test_partition_split_and_unknown_name() -> None:
     )
     (fold,) = get_split("partition", table)
     assert fold.train.tolist() == [0, 1] and fold.validation.tolist() == [2] and fold.test.tolist() == [3]
-    with pytest.raises(KeyError, match="unknown split"):
+    with pytest.raises(SplitError, match="unknown split"):
         get_split("nope", table)
 
 

@@ -70,6 +70,10 @@ class CorpusLayoutError(PathError):
     """A folder does not have the layout of the corpus it was read as."""
 
 
+class SplitError(AvemotionError, ValueError):
+    """A split cannot be made from this clip table (too few speakers, wrong corpus...)."""
+
+
 class SpeakerLeakageError(AvemotionError):
     """A split puts one speaker on both sides."""
 

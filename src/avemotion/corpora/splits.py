@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import SpeakerLeakageError
+from ..errors import SpeakerLeakageError, SplitError
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,12 @@ class Fold:
 
 def _speakers(table: pd.DataFrame) -> np.ndarray:
     if "speaker" not in table.columns:
-        raise ValueError("the clip table has no 'speaker' column")
+        raise SplitError("the clip table has no 'speaker' column")
     speakers = table["speaker"].to_numpy(dtype=object)
     missing = pd.isna(speakers)
     if missing.any():
         first = table["clip_id"].iloc[int(np.flatnonzero(missing)[0])]
-        raise ValueError(
+        raise SplitError(
             f"{int(missing.sum())} clips have no speaker (first: {first}); a speaker-independent "
             "split needs a speaker for every clip (use the corpus's own partition instead)"
         )
@@ -93,7 +93,7 @@ def speaker_kfold(table: pd.DataFrame, n_splits: int = 5, *, seed: int = 0) -> l
     speakers = _speakers(table)
     unique, counts = np.unique(speakers, return_counts=True)
     if n_splits < 2 or n_splits > len(unique):
-        raise ValueError(f"n_splits={n_splits} needs between 2 and {len(unique)} speakers per fold")
+        raise SplitError(f"{n_splits} folds by speaker need 2 to {len(unique)} folds: the data has {len(unique)} speakers")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(unique))
     order = order[np.argsort(-counts[order], kind="stable")]
@@ -145,7 +145,7 @@ def _split_speakers(
     name: str,
 ) -> Fold:
     if not 0 <= validation < 1 or not 0 <= test < 1 or validation + test >= 1:
-        raise ValueError("validation and test fractions must be in [0, 1) and sum below 1")
+        raise SplitError("validation and test fractions must be in [0, 1) and sum below 1")
     rng = np.random.default_rng(seed)
     genders = (
         table["gender"].to_numpy(dtype=object)[rows] if "gender" in table.columns else np.full(len(rows), None)
@@ -158,7 +158,7 @@ def _split_speakers(
     n_val = max(1, round(validation * n_total)) if validation > 0 else 0
     n_test = max(1, round(test * n_total)) if test > 0 else 0
     if n_val + n_test >= n_total:
-        raise ValueError(f"split {name!r}: {n_total} speakers are too few for train, validation and test")
+        raise SplitError(f"split {name!r}: {n_total} speakers are too few for train, validation and test")
     # Interleave genders so the first speakers drawn alternate between them.
     pools = [list(rng.permutation(v)) for _, v in sorted(by_gender.items())]
     order: list[str] = []
@@ -187,7 +187,7 @@ def _ravdess_actor(speakers: np.ndarray) -> np.ndarray:
     for i, s in enumerate(speakers):
         m = re.fullmatch(r"ravdess:(\d+)", str(s))
         if m is None:
-            raise ValueError(f"speaker {s!r} is not a RAVDESS actor; this split is for RAVDESS only")
+            raise SplitError(f"speaker {s!r} is not a RAVDESS actor; this split is for RAVDESS only")
         actors[i] = int(m.group(1))
     return actors
 
@@ -207,7 +207,7 @@ def actor_group_folds(table: pd.DataFrame, test_groups: Sequence[Sequence[int]],
         train = np.flatnonzero(~np.isin(actors, list(group)))
         folds.append(Fold(f"{prefix}{k + 1}", train=train, test=test))
     if not folds:
-        raise ValueError(f"none of the test actors of split {prefix!r} is in the table")
+        raise SplitError(f"none of the test actors of split {prefix!r} is in the table")
     return check_folds(table, folds)
 
 
@@ -235,7 +235,7 @@ def seed003(table: pd.DataFrame) -> list[Fold]:
 def corpus_partition(table: pd.DataFrame) -> list[Fold]:
     """The corpus's own ``partition`` column (FER2013: train / validation / test) as one fold."""
     if "partition" not in table.columns or table["partition"].isna().all():
-        raise ValueError("the clip table has no partition column; this corpus has no official split")
+        raise SplitError("the clip table has no partition column; this corpus has no official split")
     part = table["partition"].to_numpy(dtype=object)
     fold = Fold(
         "partition",
@@ -260,5 +260,5 @@ NAMED_SPLITS: dict[str, Callable[[pd.DataFrame], list[Fold]]] = {
 def get_split(name: str, table: pd.DataFrame) -> list[Fold]:
     """Folds of the named split (see :data:`NAMED_SPLITS`) on ``table``, leakage-checked."""
     if name not in NAMED_SPLITS:
-        raise KeyError(f"unknown split {name!r}; known: {', '.join(NAMED_SPLITS)}")
+        raise SplitError(f"unknown split {name!r}; known: {', '.join(NAMED_SPLITS)}")
     return NAMED_SPLITS[name](table)

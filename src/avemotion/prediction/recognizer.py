@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -54,7 +55,9 @@ class Prediction:
 
     ``probabilities``: fused, over the recognizer's labels; ``modalities``: each used modality's
     own probabilities over its model's labels; ``used``: the modalities fused; ``skipped``:
-    modality -> why it was not used; ``start`` / ``end``: the window in seconds (timeline).
+    modality -> why it was not used; ``start`` / ``end``: the window in seconds (timeline);
+    ``timings``: seconds spent per stage (decode, face_detection, face_model, audio_features,
+    audio_model, fusion) by :meth:`Recognizer.analyse`.
     """
 
     source: str
@@ -66,6 +69,7 @@ class Prediction:
     skipped: dict[str, str] = field(default_factory=dict)
     start: float | None = None
     end: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (the ``--json`` schema of ``avemotion predict``)."""
@@ -82,8 +86,11 @@ class Recognizer:
     """Audio model + face model + a late-fusion rule (``"product"`` or ``"mean"``, optionally
     weighted: ``weights={"audio": 0.6, "face": 0.4}``).
 
-    Either model may be ``None`` (an audio-only or face-only recognizer). ``n_frames``: the
-    keyframes analysed per clip (per timeline window: ``frames_per_second``).
+    Either model may be ``None`` (an audio-only or face-only recognizer). A clip's face is
+    analysed on ``max(n_frames, duration * frames_per_second)`` evenly spaced frames (a
+    timeline: ``frames_per_second`` over the whole video); the face detector (default: Haar on
+    a 240-pixel copy) runs on every ``detect_every``-th of them and the track carries the box
+    between (see :func:`~avemotion.visual.faces.track_faces`).
     """
 
     def __init__(
@@ -95,8 +102,9 @@ class Recognizer:
         fusion: str = "product",
         weights: dict[str, float] | None = None,
         n_frames: int = 12,
-        frames_per_second: float = 2.0,
+        frames_per_second: float = 8.0,
         detector: FaceDetector | None = None,
+        detect_every: int = 4,
         name: str = "custom",
     ) -> None:
         if audio is None and face is None:
@@ -109,7 +117,8 @@ class Recognizer:
         self.weights = None if weights is None else {m: float(w) for m, w in weights.items()}
         self.n_frames = n_frames
         self.frames_per_second = frames_per_second
-        self.detector = detector or HaarDetector()
+        self.detector = detector or HaarDetector(work_size=240, scale_factor=1.2)
+        self.detect_every = detect_every
         self.name = name
 
     # --- loading and saving ------------------------------------------------------------
@@ -178,10 +187,18 @@ class Recognizer:
 
     # --- one clip ------------------------------------------------------------------------
 
-    def _face_proba(self, frames: Frames, source: str) -> np.ndarray:
+    def _crops(self, frames: Frames, source: str) -> np.ndarray:
+        """(N, size, size) gray face crops of the tracked face; raises NoFaceError."""
         assert self.face is not None
-        crops = crops_of_frames(frames, source, detector=self.detector, size=(self.face.size, self.face.size), gray=True)
-        return self.face.proba_of_crops(crops.crops[..., 0]).mean(axis=0)
+        size = (self.face.size, self.face.size)
+        return crops_of_frames(
+            frames, source, detector=self.detector, size=size, gray=True, detect_every=self.detect_every
+        ).crops[..., 0]
+
+    def _face_proba(self, frames: Frames, source: str) -> np.ndarray:
+        """(n_face_labels,) the face model's probabilities averaged over the frames' crops."""
+        assert self.face is not None
+        return self.face.proba_of_crops(self._crops(frames, source)).mean(axis=0)
 
     def _fuse(self, source: str, parts: dict[str, tuple[np.ndarray, Sequence[str]]], skipped: dict[str, str],
               start: float | None = None, end: float | None = None) -> Prediction:
@@ -205,7 +222,7 @@ class Recognizer:
             end=end,
         )
 
-    def _decode(self, path: str, n_frames: int) -> tuple[Frames | None, np.ndarray | None, dict[str, str]]:
+    def _decode(self, path: str) -> tuple[Frames | None, np.ndarray | None, dict[str, str]]:
         """The clip's keyframes and 16 kHz audio, as far as the models need them and the file has them."""
         skipped: dict[str, str] = {}
         suffix = Path(path).suffix.lower()
@@ -225,7 +242,8 @@ class Recognizer:
         if not info.has_audio:
             skipped["audio"] = "no audio track"
         if info.has_video and self.face is not None:
-            frames, signal = load_clip(path, n_frames=n_frames, sr=SAMPLE_RATE)
+            n = max(self.n_frames, int(np.ceil(info.duration * self.frames_per_second)))
+            frames, signal = load_clip(path, n_frames=n, sr=SAMPLE_RATE)
         elif info.has_audio and self.audio is not None:
             signal = load_audio(path, SAMPLE_RATE)
         if self.audio is None:
@@ -238,20 +256,40 @@ class Recognizer:
         """The clip's fused prediction. Raises an :class:`~avemotion.errors.AvemotionError`
         naming the file when it cannot be read or no modality is usable."""
         source = os.fspath(path)
-        frames, signal, skipped = self._decode(source, self.n_frames)
+        timings: dict[str, float] = {}
+        tic = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal tic
+            now = time.perf_counter()
+            timings[stage] = timings.get(stage, 0.0) + now - tic
+            tic = now
+
+        frames, signal, skipped = self._decode(source)
+        lap("decode")
         parts: dict[str, tuple[np.ndarray, Sequence[str]]] = {}
         if signal is not None and self.audio is not None:
             try:
                 check_not_silent(signal, source)
-                parts["audio"] = (self.audio.proba_of_signal(signal), self.audio.labels)
+                features = self.audio.features(signal)
+                lap("audio_features")
+                parts["audio"] = (self.audio.bundle.predict_proba(features[None])[0], self.audio.labels)
+                lap("audio_model")
             except SilentAudioError:
                 skipped["audio"] = "silent audio"
         if frames is not None and self.face is not None:
             try:
-                parts["face"] = (self._face_proba(frames, source), self.face.labels)
+                crops = self._crops(frames, source)
+                lap("face_detection")
+                parts["face"] = (self.face.proba_of_crops(crops).mean(axis=0), self.face.labels)
+                lap("face_model")
             except NoFaceError:
                 skipped["face"] = "no face found"
-        return self._fuse(source, parts, skipped)
+                lap("face_detection")
+        prediction = self._fuse(source, parts, skipped)
+        lap("fusion")
+        prediction.timings = timings
+        return prediction
 
     def predict_proba(self, path: str | os.PathLike[str]) -> dict[str, float]:
         """Emotion -> fused probability for the clip at ``path``."""

@@ -267,17 +267,26 @@ def track_faces(
     images: np.ndarray | Sequence[np.ndarray],
     detector: FaceDetector,
     how: Literal["largest", "score"] = "largest",
+    detect_every: int = 1,
 ) -> list[Face | None]:
     """One face per frame of ``images`` (N, H, W, 3), following one person across frames.
 
     The track starts at the first frame with a face (chosen by :func:`pick_face`); later frames
     take the face overlapping the previous box most (IoU >= 0.3), else :func:`pick_face`'s choice.
     A frame without a face reuses the last box; frames before the first hit take the first hit's
-    box; reused faces have ``tracked=True``. All None when no frame has a face.
+    box; reused faces have ``tracked=True``. All None when no frame has a face. With
+    ``detect_every=k`` the detector runs on every k-th frame only (frames 0, k, 2k...; until the
+    first face is found, on every frame) and the frames between reuse the last box: k times
+    fewer detections for a talking head that moves little between neighbouring keyframes.
     """
+    if detect_every < 1:
+        raise ValueError(f"detect_every must be >= 1, got {detect_every}")
     found: list[Face | None] = []
     last: Face | None = None
-    for image in images:
+    for i, image in enumerate(images):
+        if last is not None and i % detect_every:
+            found.append(replace(last, tracked=True))
+            continue
         face = _follow(detector.detect(image), last, how)
         if face is None and last is not None:
             face = replace(last, tracked=True)
@@ -402,12 +411,14 @@ def crops_of_frames(
     gray: bool | None = None,
     margin: float = 0.2,
     align_eyes: bool = False,
+    detect_every: int = 1,
 ) -> FaceCrops:
-    """:func:`face_crops` on frames already decoded from ``source`` (named in errors)."""
+    """:func:`face_crops` on frames already decoded from ``source`` (named in errors);
+    ``detect_every`` as in :func:`track_faces`."""
     if isinstance(size, str) and size not in CROP_SIZES:
         raise AvemotionError(f"unknown crop size '{size}' (known: {', '.join(sorted(CROP_SIZES))})")
     spec = CROP_SIZES[size] if isinstance(size, str) else CropSpec(size, False)
-    faces = track_faces(frames.images, detector or HaarDetector())
+    faces = track_faces(frames.images, detector or HaarDetector(), detect_every=detect_every)
     if faces[0] is None:
         raise NoFaceError(source, f"no face found in any of the {len(frames)} analysed frames")
     tracked_faces = [f for f in faces if f is not None]

@@ -1,0 +1,116 @@
+"""Speed of ``avemotion predict`` with the default model: time per stage, real-time factor,
+frames analysed per second of video, batch throughput and peak memory.
+
+    python benchmarks/predict_speed.py [--repeats 5] [--threads N]
+
+Inputs: a 1280x720 H.264 + AAC clip with speech made from the project's sample
+(examples/sample.mp4, frames upscaled to 720p, 4 s), the sample itself, and the real sample
+videos in ../shared/data (2 RAVDESS, 6 CREMA-D) when present. Each clip is analysed once to
+warm up, then ``--repeats`` times; the median is reported. The batch figure is one pass over all
+clips with the warm model. Writes benchmarks/results/predict_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+import avemotion
+from avemotion.cache import atomic_write_bytes
+from avemotion.media.decode import load_audio, load_frames, probe
+from avemotion.media.encode import write_video
+from avemotion.prediction.recognizer import Recognizer
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("AVEMOTION_SHARED", REPO.parent / "shared")) / "data"
+SAMPLE = REPO / "examples" / "sample.mp4"
+
+
+def make_720p(path: Path, seconds: float = 4.0) -> Path:
+    """The sample's first ``seconds`` at 1280x720, 25 fps, with its speech."""
+    frames = load_frames(SAMPLE, np.arange(0, seconds, 1 / 25))
+    images = np.stack([cv2.resize(f, (1280, 720), interpolation=cv2.INTER_CUBIC) for f in frames.images])
+    audio = load_audio(SAMPLE, 16000)[: int(seconds * 16000)]
+    write_video(path, images, 25, audio=audio, sr=16000)
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "predict_speed.json")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = [make_720p(Path(tmp) / "speech_720p.mp4"), SAMPLE]
+        clips += sorted((SHARED / "ravdess" / "video_samples").rglob("*.mp4"))
+        clips += sorted((SHARED / "crema_d_samples" / "VideoFlash").glob("*.flv"))
+        tic = time.perf_counter()
+        model = Recognizer.load("default")
+        load_seconds = time.perf_counter() - tic
+        rows = []
+        for clip in clips:
+            duration = probe(clip).duration
+            model.analyse(clip)
+            runs = []
+            for _ in range(args.repeats):
+                tic = time.perf_counter()
+                prediction = model.analyse(clip)
+                runs.append((time.perf_counter() - tic, prediction))
+            total = statistics.median(r[0] for r in runs)
+            stages = {k: statistics.median(r[1].timings.get(k, 0.0) for r in runs) for k in runs[0][1].timings}
+            info = probe(clip)
+            n_frames = max(model.n_frames, int(np.ceil(duration * model.frames_per_second))) if info.has_video else 0
+            rows.append({
+                "clip": clip.name if clip.parent != Path(tmp) else "generated 1280x720 H.264+AAC, speech (4 s)",
+                "size": f"{info.video.width}x{info.video.height}" if info.video else None,
+                "duration_s": round(duration, 3),
+                "seconds": round(total, 4),
+                "real_time_factor": round(total / duration, 4),
+                "frames_analysed": n_frames,
+                "frames_analysed_per_video_second": round(n_frames / duration, 2),
+                "stages_s": {k: round(v, 4) for k, v in stages.items()},
+                "used": prediction.used,
+            })
+            print(f"{rows[-1]['clip'][:44]:44s} {duration:5.2f} s media  {total:6.3f} s  RTF {total / duration:.3f}  "
+                  + " ".join(f"{k} {v:.3f}" for k, v in stages.items()), flush=True)
+        tic = time.perf_counter()
+        for clip in clips:
+            model.analyse(clip)
+        batch = time.perf_counter() - tic
+    document = {
+        "benchmark": "avemotion predict speed, default model (Whisper audio + FER face model, product fusion)",
+        "command": "python benchmarks/predict_speed.py",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "avemotion": avemotion.__version__,
+        "model_load_seconds": round(load_seconds, 3),
+        "repeats": args.repeats,
+        "clips": rows,
+        "batch": {"clips": len(clips), "seconds": round(batch, 3), "clips_per_minute": round(60 * len(clips) / batch, 1)},
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    atomic_write_bytes(args.out, (json.dumps(document, indent=2) + "\n").encode())
+    print(f"batch: {document['batch']['clips_per_minute']} clips/min; peak RSS {document['peak_rss_mb']} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
