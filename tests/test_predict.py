@@ -157,3 +157,14 @@ def test_cli_train_writes_a_bundle_that_predicts(shared_data: Path, tmp_path: Pa
     document = json.loads(capsys.readouterr().out)
     assert document["predictions"][0]["used"] == ["audio"]
     assert document["predictions"][0]["skipped"] == {"face": "no face model"}
+
+
+def test_recognizer_fit_on_a_corpus_table_then_save(shared_data: Path, tmp_path: Path) -> None:
+    from avemotion.corpora import read_corpus
+
+    table = read_corpus(shared_data / "crema_d_samples").table
+    rec = Recognizer.load("default").fit(table)
+    assert rec.audio is not None and rec.audio.bundle.config["trained_on"]["n_clips"] == 12
+    folder = rec.save(tmp_path / "refit")
+    again = Recognizer.load(folder)
+    assert again.analyse(SAMPLE).probabilities == pytest.approx(rec.analyse(SAMPLE).probabilities)

@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from avemotion.audio.features import check_not_silent
-from avemotion.bundles import BUNDLE_FILE, FORMAT, BundleError, load_bundle, resolve, versions
+from avemotion.bundles import BUNDLE_FILE, FORMAT, Bundle, BundleError, load_bundle, resolve, save_bundle, versions
 from avemotion.corpora.labels import label_set
 from avemotion.corpora.table import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
 from avemotion.errors import AvemotionError, NoFaceError, SilentAudioError
@@ -157,9 +158,15 @@ class Recognizer:
         try:
             parts = {}
             for part, model in (("audio", self.audio), ("face", self.face)):
-                if model is not None:
+                if model is None:
+                    continue
+                if (model.bundle.path / BUNDLE_FILE).is_file():
                     shutil.copytree(model.bundle.path, tmp / part)
-                    parts[part] = part
+                else:  # fitted in memory by fit()
+                    c = model.bundle.config
+                    save_bundle(tmp / part, model.bundle.estimator, name=c["name"], kind=c["kind"],
+                                recipe=c["recipe"], trained_on=c["trained_on"])
+                parts[part] = part
             config = {
                 "format": FORMAT, "name": target.name, "kind": "recognizer", "labels": list(self.labels),
                 "parts": parts, "fusion": self.fusion, "weights": self.weights, "n_frames": self.n_frames,
@@ -174,6 +181,21 @@ class Recognizer:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return target
+
+    def fit(self, table: pd.DataFrame, *, recipe: str | dict[str, Any] = "audio_whisper") -> Recognizer:
+        """Retrain the audio model on the clips of a corpus table (``read_corpus(...).table``)
+        with an audio recipe (validation speakers taken from the table's speakers); the face
+        model is kept (it trains on still images: ``scripts/train_face_model.py``). Returns self;
+        :meth:`save` writes the result."""
+        from avemotion.recipes import load_recipe
+        from avemotion.training.pipeline import fit_recipe
+
+        spec = load_recipe(recipe) if isinstance(recipe, str) else recipe
+        estimator, info = fit_recipe(spec, table, progress=False)
+        config = {"name": "audio", "kind": "audio", "labels": list(label_set(spec["labels"])), "recipe": spec,
+                  "trained_on": info}
+        self.audio = AudioEmotionModel(Bundle(Path("<fitted in memory>"), config, estimator))
+        return self
 
     def describe(self) -> dict[str, Any]:
         """The recognizer's parts, labels and fusion rule."""
