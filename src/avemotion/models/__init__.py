@@ -13,6 +13,7 @@ from typing import Any
 
 from . import audio, fusion
 from . import visual  # noqa: F401  (registers fer_cnn)
+from . import video  # noqa: F401  (registers c3d, cnn2d_frames, cnn_lstm)
 from .base import MODELS, EmotionNet, build_model, register
 from .linear import LogisticHead
 

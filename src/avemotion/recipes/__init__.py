@@ -13,7 +13,9 @@ A recipe has five sections::
 ``augmentation.spec_augment`` the keyword parameters of
 :func:`avemotion.audio.augment.spec_augment`. A visual recipe's feature is ``face_gray``
 (``params: {size: 48}``: square gray face crops) and its ``augmentation.faces`` holds the keyword
-parameters of :func:`avemotion.models.visual.augment_faces`. ``training`` may also name the
+parameters of :func:`avemotion.models.visual.augment_faces`. A video recipe's feature is a
+:data:`avemotion.visual.extract.VIDEO_EXTRACTORS` name (``face_sequence``, ``params: {n: 12, size:
+seed003}``); :func:`recipe_modality` tells the three kinds apart. ``training`` may also name the
 :class:`~avemotion.training.trainer.Trainer` options in :data:`OPTIONAL_TRAINING`. The package's
 own recipes are ``src/avemotion/recipes/*.yaml`` (:func:`list_recipes`); :func:`load_recipe`
 reads one of them by name, or any YAML file by path, and checks it.
@@ -27,13 +29,13 @@ import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from avemotion.errors import PathError
 
-__all__ = ["OPTIONAL_TRAINING", "REQUIRED_TRAINING", "RecipeError", "list_recipes", "load_recipe"]
+__all__ = ["OPTIONAL_TRAINING", "REQUIRED_TRAINING", "RecipeError", "list_recipes", "load_recipe", "recipe_modality"]
 
 REQUIRED_TRAINING = (
     "epochs",
@@ -100,11 +102,18 @@ def _check_features(features: dict[str, Any], source: str) -> None:
     """``extractor`` is one name, or a list of names whose (vector) features are concatenated;
     with a list, ``params`` maps each name to its parameters."""
     from avemotion.audio.extract import EXTRACTORS, extractor_params
+    from avemotion.visual.extract import VIDEO_EXTRACTORS, video_extractor_params
 
     _require(features, ("extractor",), "features", source)
     features["params"] = dict(features.get("params") or {})
     if features["extractor"] == "face_gray":
         _no_unknown(features["params"], ("size",), "features.params", source)
+        return
+    if isinstance(features["extractor"], str) and features["extractor"] in VIDEO_EXTRACTORS:
+        try:
+            video_extractor_params(features["extractor"], **features["params"])
+        except ValueError as err:
+            raise RecipeError(source, f"features.params: {err}") from None
         return
     names = features["extractor"] if isinstance(features["extractor"], list) else [features["extractor"]]
     for name in names:
@@ -201,6 +210,17 @@ def validate(recipe: Any, source: str | os.PathLike[str] = "<recipe>") -> dict[s
     }
     _no_unknown(recipe, checked, "the recipe", source)
     return checked
+
+
+def recipe_modality(recipe: Mapping[str, Any]) -> Literal["audio", "video", "image"]:
+    """The table column a checked recipe's features read: ``video`` for a video extractor,
+    ``image`` for ``face_gray``, else ``audio``."""
+    from avemotion.visual.extract import VIDEO_EXTRACTORS
+
+    extractor = recipe["features"]["extractor"]
+    if isinstance(extractor, str) and extractor in VIDEO_EXTRACTORS:
+        return "video"
+    return "image" if extractor == "face_gray" else "audio"
 
 
 def load_recipe(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """From a recipe and a clip table to features, an estimator and a cross-validation run.
 
 A recipe (:mod:`avemotion.recipes`) names the feature extractor(s), the augmentation, the model
-and the training settings; this module assembles those named parts:
+and the training settings; this module assembles those named parts. The recipe's modality
+(:func:`~avemotion.recipes.recipe_modality`) picks the table column its clips are read from
+(``audio`` or ``video``) and the extractors that read them (:mod:`avemotion.audio.extract` or
+:mod:`avemotion.visual.extract`); everything else is the same for both:
 
 * :func:`recipe_features` computes each clip's features through the feature cache and stacks
   them into one array (variable-length features are zero-padded at the end of their last axis;
@@ -36,8 +39,10 @@ from avemotion.corpora.splits import Fold, speaker_train_test_split
 from avemotion.errors import AvemotionError
 from avemotion.media.decode import load_audio
 from avemotion.models import HEADS, MODELS
+from avemotion.recipes import recipe_modality
 from avemotion.training.crossval import CVResult, cross_validate
 from avemotion.training.estimator import NeuralClassifier
+from avemotion.visual.extract import VIDEO_EXTRACTORS
 
 SAMPLE_RATE = 16000
 _NOT_TRAINER = ("validation_fraction",)
@@ -80,6 +85,22 @@ def signal_features(signal: np.ndarray, recipe: dict[str, Any], sr: int = SAMPLE
     return _combine([compute(name, signal, sr, **params) for name, params in feature_specs(recipe)])
 
 
+def media_column(recipe: dict[str, Any]) -> str:
+    """The clip-table column holding the files the recipe's features read (``audio`` or ``video``)."""
+    modality = recipe_modality(recipe)
+    if modality not in ("audio", "video"):
+        raise ValueError(f"{modality} recipes are not trained from clip tables by this pipeline")
+    return modality
+
+
+def _file_features(path: str, recipe: dict[str, Any], cache: FeatureCache) -> list[np.ndarray]:
+    """The recipe's features of one file, through ``cache``, in :func:`feature_specs` order."""
+    specs = feature_specs(recipe)
+    if media_column(recipe) == "video":
+        return [VIDEO_EXTRACTORS[name](path, cache=cache, **params) for name, params in specs]
+    return extract_all(path, specs, sr=SAMPLE_RATE, cache=cache)
+
+
 def recipe_features(
     paths: Sequence[str],
     recipe: dict[str, Any],
@@ -87,14 +108,14 @@ def recipe_features(
     cache: FeatureCache | None = None,
     progress: bool = False,
 ) -> tuple[list[np.ndarray | None], list[tuple[str, str]]]:
-    """Each file's feature (``None`` where it failed) and the failures as ``(path, message)``."""
+    """Each file's feature (``None`` where it failed) and the failures as ``(path, message)``;
+    ``paths`` are files of the recipe's modality (:func:`media_column`)."""
     cache = cache if cache is not None else FeatureCache()
-    specs = feature_specs(recipe)
     out: list[np.ndarray | None] = []
     failures: list[tuple[str, str]] = []
     for path in tqdm(paths, desc="features", unit="clip", disable=not progress, leave=False):
         try:
-            out.append(_combine(extract_all(path, specs, sr=SAMPLE_RATE, cache=cache)))
+            out.append(_combine(_file_features(path, recipe, cache)))
         except AvemotionError as error:
             out.append(None)
             failures.append((str(path), str(error)))
@@ -174,7 +195,9 @@ class RecipeData:
 
     ``table`` keeps the rows whose features worked (reindexed from 0), ``X`` their stacked
     features (N, ...), ``augmented`` one array like ``X`` per augmented copy of the rows asked
-    for (zeros elsewhere), ``failures`` ``"path: message"`` for each file that failed.
+    for (zeros elsewhere), ``failures`` ``"path: message"`` for each file that failed,
+    ``without_media`` the clip ids of the rows left out for having no file of the recipe's
+    modality.
     """
 
     table: pd.DataFrame
@@ -183,6 +206,7 @@ class RecipeData:
     failures: list[str]
     feature_seconds: float
     augment_seconds: float
+    without_media: list[str]
 
 
 def recipe_data(
@@ -194,12 +218,16 @@ def recipe_data(
     augment_rows: Callable[[pd.DataFrame], np.ndarray] | None = None,
     progress: bool = False,
 ) -> RecipeData:
-    """Features of every clip of ``table`` with audio and, when the recipe has waveform
-    augmentation and ``copies`` > 0, augmented copies of the rows ``augment_rows(table)``
-    selects (default: all rows)."""
-    table = table[table["audio"].notna()].reset_index(drop=True)
+    """Features of every clip of ``table`` with a file in the recipe's column
+    (:func:`media_column`) and, when the recipe has waveform augmentation and ``copies`` > 0,
+    augmented copies of the rows ``augment_rows(table)`` selects (default: all rows)."""
+    column = media_column(recipe)
+    present = table[column].notna().to_numpy()
+    ids = table["clip_id"] if "clip_id" in table.columns else pd.Series(table.index, index=table.index)
+    without_media = [str(i) for i in ids[~present]]
+    table = table[present].reset_index(drop=True)
     start = time.perf_counter()
-    feats, failures = recipe_features(list(table["audio"]), recipe, cache=cache, progress=progress)
+    feats, failures = recipe_features(list(table[column]), recipe, cache=cache, progress=progress)
     keep = [i for i, f in enumerate(feats) if f is not None]
     table = table.iloc[keep].reset_index(drop=True)
     X = stack([feats[i] for i in keep])
@@ -214,7 +242,13 @@ def recipe_data(
             copy[rows] = stack(augmented_copies(paths, recipe, copy=c, cache=cache, progress=progress), X.shape[-1])
             augmented.append(copy)
     return RecipeData(
-        table, X, augmented, [f"{p}: {m}" for p, m in failures], feature_seconds, time.perf_counter() - start
+        table,
+        X,
+        augmented,
+        [f"{p}: {m}" for p, m in failures],
+        feature_seconds,
+        time.perf_counter() - start,
+        without_media,
     )
 
 
@@ -222,18 +256,21 @@ def cross_validate_recipe(
     recipe: dict[str, Any],
     table: pd.DataFrame,
     *,
-    split: str,
+    split: str | Sequence[Fold],
     out_dir: str | Path | None = None,
     cache: FeatureCache | None = None,
     copies: int = 1,
     progress: bool = True,
     num_threads: int | None = None,
 ) -> tuple[CVResult, dict[str, Any]]:
-    """Extract features for every clip with audio, then cross-validate the recipe on ``split``.
+    """Extract features for every clip with a file of the recipe's modality (audio or video),
+    then cross-validate the recipe on ``split`` (a split name, or folds of row positions into
+    ``table`` without the rows that have no such file or whose file fails).
 
     With waveform augmentation in the recipe, ``copies`` augmented copies of each *training*
     clip are added per fold (never of validation or test clips). Returns the CV result and
-    timings/failures: ``{"feature_seconds", "augment_seconds", "failures", "n_clips"}``.
+    timings/failures: ``{"feature_seconds", "augment_seconds", "failures", "without_media",
+    "n_clips"}``.
     """
     data = recipe_data(
         recipe, table, cache=cache if cache is not None else FeatureCache(), copies=copies, progress=progress
@@ -260,6 +297,7 @@ def cross_validate_recipe(
         "feature_seconds": data.feature_seconds,
         "augment_seconds": data.augment_seconds,
         "failures": data.failures,
+        "without_media": data.without_media,
     }
     return result, info
 
@@ -272,7 +310,8 @@ def fit_recipe(
     copies: int = 1,
     progress: bool = True,
 ) -> tuple[Any, dict[str, Any]]:
-    """Train the recipe's estimator on every clip of ``table`` with audio, for shipping.
+    """Train the recipe's estimator on every clip of ``table`` with a file of the recipe's
+    modality (audio or video), for shipping.
 
     Validation actors (``training.validation_fraction`` of the speakers, by speaker) select the
     epoch or the regularisation; a head that refits (``LogisticHead``) then uses all clips.
@@ -308,5 +347,6 @@ def fit_recipe(
         "speakers": sorted(data.table["speaker"].unique()),
         "validation_speakers": sorted(set(data.table["speaker"].to_numpy()[fold.validation])),
         "failures": data.failures,
+        "without_media": data.without_media,
     }
     return estimator, info
