@@ -104,7 +104,9 @@ def test_cli_predict_batch_goes_past_a_corrupt_file(variants: dict[str, Path], c
     assert [Path(p["source"]).name for p in out["predictions"]] == ["sample.mp4", "speech.wav"]
     assert len(out["failures"]) == 1 and "corrupt.mp4" in out["failures"][0]
     first = out["predictions"][0]
-    assert set(first) == {"source", "emotion", "confidence", "probabilities", "modalities", "used", "skipped", "start", "end"}
+    assert set(first) == {"source", "emotion", "confidence", "probabilities", "modalities", "used", "skipped", "start", "end",
+                          "timings"}
+    assert set(first["timings"]) >= {"decode", "audio_features", "audio_model", "face_detection", "face_model", "fusion"}
 
 
 def test_cli_predict_table_csv_and_timeline(capsys: pytest.CaptureFixture[str]) -> None:

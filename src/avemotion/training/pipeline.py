@@ -347,6 +347,6 @@ def fit_recipe(
         "speakers": sorted(data.table["speaker"].unique()),
         "validation_speakers": sorted(set(data.table["speaker"].to_numpy()[fold.validation])),
         "failures": data.failures,
-        "without_media": data.without_media,
+        "n_without_media": len(data.without_media),
     }
     return estimator, info
