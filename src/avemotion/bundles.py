@@ -16,6 +16,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -96,6 +98,31 @@ def resolve(name_or_path: str | os.PathLike[str]) -> Path:
     return path
 
 
+@contextmanager
+def writing_folder(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a fresh temporary folder next to ``path``; when the block succeeds it replaces
+    ``path`` (renamed into place, an old folder moved aside first), otherwise it is removed.
+    An existing ``path`` is only replaced with ``overwrite=True``."""
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise BundleError(target, "already exists (pass overwrite=True to replace it)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def save_bundle(
     path: str | os.PathLike[str],
     estimator: Any,
@@ -109,12 +136,7 @@ def save_bundle(
 ) -> Path:
     """Write a bundle folder atomically: everything goes into a temporary sibling folder that is
     renamed into place at the end. An existing bundle is only replaced with ``overwrite=True``."""
-    target = Path(path)
-    if target.exists() and not overwrite:
-        raise BundleError(target, "already exists (pass overwrite=True to replace it)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
+    with writing_folder(path, overwrite=overwrite) as tmp:
         estimator.save(tmp / "estimator")
         config = {
             "format": FORMAT,
@@ -130,18 +152,7 @@ def save_bundle(
             **(extra or {}),
         }
         (tmp / BUNDLE_FILE).write_text(json.dumps(config, indent=2) + "\n")
-        os.chmod(tmp, 0o755)
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return Path(path)
 
 
 def load_bundle(name_or_path: str | os.PathLike[str]) -> Bundle:

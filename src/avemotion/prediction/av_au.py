@@ -82,16 +82,8 @@ class AudioAURecognizer:
             raise AvemotionError(f"{source}: nothing to recognise ({'; '.join(f'{k}: {v}' for k, v in skipped.items())})")
         fused = self.model.predict_proba(X)[0]
         branches = self.model.branch_proba(X)
-        best = int(fused.argmax())
-        return Prediction(
-            source=source,
-            emotion=self.labels[best],
-            confidence=float(fused[best]),
-            probabilities={label: float(p) for label, p in zip(self.labels, fused)},
-            modalities={m: {label: float(p) for label, p in zip(self.labels, branches[m][0])} for m in used},
-            used=used,
-            skipped=skipped,
-        )
+        own = {m: {label: float(p) for label, p in zip(self.labels, branches[m][0])} for m in used}
+        return Prediction.from_fused(source, self.labels, fused, own, skipped)
 
     def predict_proba(self, path: str | os.PathLike[str], au: AUInput = None) -> dict[str, float]:
         return self.analyse(path, au).probabilities

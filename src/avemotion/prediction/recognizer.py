@@ -22,7 +22,6 @@ import datetime
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -34,9 +33,11 @@ import numpy as np
 import pandas as pd
 
 from avemotion.audio.features import check_not_silent
-from avemotion.bundles import BUNDLE_FILE, FORMAT, Bundle, BundleError, load_bundle, resolve, save_bundle, versions
+from avemotion.bundles import (
+    BUNDLE_FILE, FORMAT, Bundle, BundleError, load_bundle, resolve, save_bundle, versions, writing_folder,
+)
 from avemotion.corpora.labels import label_set
-from avemotion.corpora.table import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
+from avemotion.corpora.table import IMAGE_EXTENSIONS
 from avemotion.errors import AvemotionError, NoFaceError, SilentAudioError
 from avemotion.fusion.labels import map_proba
 from avemotion.fusion.rules import RULES
@@ -71,6 +72,32 @@ class Prediction:
     start: float | None = None
     end: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_fused(
+        cls,
+        source: str,
+        labels: Sequence[str],
+        fused: np.ndarray,
+        modalities: dict[str, dict[str, float]],
+        skipped: dict[str, str],
+        start: float | None = None,
+        end: float | None = None,
+    ) -> Prediction:
+        """The prediction for fused probabilities ``fused`` (len(labels),) over ``labels``;
+        ``modalities``: each used modality's own probabilities."""
+        best = int(np.argmax(fused))
+        return cls(
+            source=source,
+            emotion=labels[best],
+            confidence=float(fused[best]),
+            probabilities={label: float(p) for label, p in zip(labels, fused)},
+            modalities=modalities,
+            used=list(modalities),
+            skipped=skipped,
+            start=start,
+            end=end,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (the ``--json`` schema of ``avemotion predict``)."""
@@ -150,12 +177,7 @@ class Recognizer:
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write a self-contained recognizer bundle (its parts copied into ``audio/``, ``face/``)."""
-        target = Path(path)
-        if target.exists() and not overwrite:
-            raise BundleError(target, "already exists (pass overwrite=True to replace it)")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-        try:
+        with writing_folder(path, overwrite=overwrite) as tmp:
             parts = {}
             for part, model in (("audio", self.audio), ("face", self.face)):
                 if model is None:
@@ -168,19 +190,13 @@ class Recognizer:
                                 recipe=c["recipe"], trained_on=c["trained_on"])
                 parts[part] = part
             config = {
-                "format": FORMAT, "name": target.name, "kind": "recognizer", "labels": list(self.labels),
+                "format": FORMAT, "name": Path(path).name, "kind": "recognizer", "labels": list(self.labels),
                 "parts": parts, "fusion": self.fusion, "weights": self.weights, "n_frames": self.n_frames,
                 "versions": versions(),
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             }
             (tmp / BUNDLE_FILE).write_text(json.dumps(config, indent=2) + "\n")
-            os.chmod(tmp, 0o755)
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return target
+        return Path(path)
 
     def fit(self, table: pd.DataFrame, *, recipe: str | dict[str, Any] = "audio_whisper") -> Recognizer:
         """Retrain the audio model on the clips of a corpus table (``read_corpus(...).table``)
@@ -231,18 +247,8 @@ class Recognizer:
         mapped = [map_proba(p[None], labels, self.labels) for p, labels in parts.values()]
         weights = None if self.weights is None else [self.weights[m] for m in names]
         fused = RULES[self.fusion](mapped, weights)[0]
-        best = int(fused.argmax())
-        return Prediction(
-            source=source,
-            emotion=self.labels[best],
-            confidence=float(fused[best]),
-            probabilities={label: float(p) for label, p in zip(self.labels, fused)},
-            modalities={m: {label: float(v) for label, v in zip(labels, p)} for m, (p, labels) in parts.items()},
-            used=names,
-            skipped=skipped,
-            start=start,
-            end=end,
-        )
+        own = {m: {label: float(v) for label, v in zip(labels, p)} for m, (p, labels) in parts.items()}
+        return Prediction.from_fused(source, self.labels, fused, own, skipped, start, end)
 
     def _decode(self, path: str) -> tuple[Frames | None, np.ndarray | None, dict[str, str]]:
         """The clip's keyframes and 16 kHz audio, as far as the models need them and the file has them."""
