@@ -115,7 +115,12 @@ def main() -> int:
         },  # fmt: skip
         "test_time": "each crop averaged with its horizontal mirror (flip TTA) unless noted",
         "results": results,
-        "frames_per_second": {"batch": len(crops), "flip_tta": True, **speed},
+        "frames_per_second": {
+            "batch": len(crops),
+            "flip_tta": True,
+            **speed,
+            "load_average_1min": round(os.getloadavg()[0], 2),  # other work on the machine slows these
+        },
     }
     atomic_write_bytes(args.out, (json.dumps(document, indent=2) + "\n").encode())
     f, c = results["fer2013_test"], results["ck_plus_48_fer_ck6"]
