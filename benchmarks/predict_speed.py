@@ -3,8 +3,8 @@ frames analysed per second of video, batch throughput and peak memory.
 
     python benchmarks/predict_speed.py [--repeats 5] [--threads N]
 
-Inputs: a 1280x720 H.264 + AAC clip with speech made from the project's sample
-(examples/sample.mp4, frames upscaled to 720p, 4 s), the sample itself, and the real sample
+Inputs: a 4 s 1280x720 H.264 + AAC clip with speech made from the project's sample
+(examples/sample.mp4, frames scaled to 960x720 on a 1280x720 canvas), the sample itself, and the real sample
 videos in ../shared/data (2 RAVDESS, 6 CREMA-D) when present. Each clip is analysed once to
 warm up, then ``--repeats`` times; the median is reported. The batch figure is one pass over all
 clips with the warm model. Writes benchmarks/results/predict_speed.json.
@@ -40,9 +40,11 @@ SAMPLE = REPO / "examples" / "sample.mp4"
 
 
 def make_720p(path: Path, seconds: float = 4.0) -> Path:
-    """The sample's first ``seconds`` at 1280x720, 25 fps, with its speech."""
+    """The sample's first ``seconds`` at 1280x720, 25 fps, with its speech: each 640x480 frame
+    scaled to 960x720 (aspect kept) and centred on a dark 1280x720 canvas."""
     frames = load_frames(SAMPLE, np.arange(0, seconds, 1 / 25))
-    images = np.stack([cv2.resize(f, (1280, 720), interpolation=cv2.INTER_CUBIC) for f in frames.images])
+    images = np.full((len(frames), 720, 1280, 3), 16, dtype=np.uint8)
+    images[:, :, 160:1120] = [cv2.resize(f, (960, 720), interpolation=cv2.INTER_CUBIC) for f in frames.images]
     audio = load_audio(SAMPLE, 16000)[: int(seconds * 16000)]
     write_video(path, images, 25, audio=audio, sr=16000)
     return path
@@ -77,7 +79,7 @@ def main() -> int:
             info = probe(clip)
             n_frames = max(model.n_frames, int(np.ceil(duration * model.frames_per_second))) if info.has_video else 0
             rows.append({
-                "clip": clip.name if clip.parent != Path(tmp) else "generated 1280x720 H.264+AAC, speech (4 s)",
+                "clip": clip.name if clip.parent != Path(tmp) else "generated 1280x720 H.264+AAC with speech",
                 "size": f"{info.video.width}x{info.video.height}" if info.video else None,
                 "duration_s": round(duration, 3),
                 "seconds": round(total, 4),

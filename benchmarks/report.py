@@ -93,7 +93,46 @@ def ravdess_av() -> str:
     return "\n".join(lines)
 
 
+def speed() -> str:
+    lines = []
+    path = RESULTS / "predict_speed.json"
+    if path.is_file():
+        doc = json.loads(path.read_text())
+        lines += [
+            f"`avemotion predict` with the default model, {doc['cpu_count']} CPU cores, torch threads "
+            f"{doc['torch_threads']}, {doc['date'][:10]}; `python benchmarks/predict_speed.py` (median of "
+            f"{doc['repeats']} warm runs per clip, after one warm-up run that also loads the encoders).",
+            "",
+            "| clip | size | media s | analysis s | real-time factor | frames analysed / s of video | decode | face detection | face model | audio features | audio model |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in doc["clips"]:
+            st = r["stages_s"]
+            cells = [f"{st.get(k, 0.0):.3f}" for k in ("decode", "face_detection", "face_model", "audio_features", "audio_model")]
+            lines.append(f"| {r['clip']} | {r['size']} | {r['duration_s']:.2f} | {r['seconds']:.3f} | "
+                         f"{r['real_time_factor']:.3f} | {r['frames_analysed_per_video_second']:.1f} | " + " | ".join(cells) + " |")
+        lines += ["", f"Batch of {doc['batch']['clips']} clips with a warm model: {doc['batch']['clips_per_minute']} "
+                  f"clips per minute; peak RSS {doc['peak_rss_mb']:.0f} MB."]
+    path = RESULTS / "face_speed.json"
+    if path.is_file():
+        doc = json.loads(path.read_text())
+        lines += [
+            "",
+            f"Face detection + face model per detector, {len(doc['videos'])} sample videos x "
+            f"{doc['frames_per_clip']} keyframes, `python benchmarks/face_speed.py`:",
+            "",
+            "| detector | detection on every | frames with a detected face | detection fps | face model fps | both fps |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, r in doc["detectors"].items():
+            lines.append(f"| `{name}` | {r['detect_every']} frame(s) | {r['detected_frames']} / {r['frames']} | "
+                         f"{r['detect_fps']:.0f} | {r['model_fps']:.0f} | {r['detect_plus_model_fps']:.0f} |")
+    return "\n".join(lines) if lines else "(no speed results yet: run benchmarks/predict_speed.py)"
+
+
 if __name__ == "__main__":
     print(ravdess_audio())
     print()
     print(ravdess_av())
+    print()
+    print(speed())
