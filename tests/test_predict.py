@@ -170,3 +170,55 @@ def test_recognizer_fit_on_a_corpus_table_then_save(shared_data: Path, tmp_path:
     folder = rec.save(tmp_path / "refit")
     again = Recognizer.load(folder)
     assert again.analyse(SAMPLE).probabilities == pytest.approx(rec.analyse(SAMPLE).probabilities)
+
+
+def _quick_recipe(name: str, folder: Path) -> Path:
+    """A copy of a packaged recipe that trains for 2 epochs."""
+    import yaml
+
+    from avemotion.recipes import load_recipe
+
+    recipe = load_recipe(name)
+    recipe["training"]["epochs"] = 2
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def test_cli_train_a_seed_system_on_audio_and_video_then_on_audio_alone(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    import yaml
+
+    system = tmp_path / "seed002_quick.yaml"
+    system.write_text(yaml.safe_dump({
+        "labels": "ravdess8",
+        "branches": {"audio": {"recipe": str(_quick_recipe("audio_cnn1d_seed002", tmp_path))},
+                     "video": {"recipe": str(_quick_recipe("video_cnn2d_seed002", tmp_path))}},
+        "fusion": "mean",
+    }))
+    # a small RAVDESS folder: the 2 real videos (actors 1 and 19) and 6 speech clips per actor
+    ravdess = shared_data / "ravdess"
+    corpus = tmp_path / "ravdess_small"
+    for actor in ("01", "19"):
+        (corpus / "audio" / f"Actor_{actor}").mkdir(parents=True)
+        for flac in sorted((ravdess / "audio_speech_16k" / f"Actor_{actor}").glob("*.flac"))[:6]:
+            shutil.copy(flac, corpus / "audio" / f"Actor_{actor}")
+    shutil.copytree(ravdess / "video_samples", corpus / "video")
+    out = tmp_path / "both"
+    main(["train", "--recipe", str(system), "--data", str(corpus), "--out", str(out)])
+    assert (out / "audio" / "bundle.json").is_file() and (out / "video" / "bundle.json").is_file()
+    video = ravdess / "video_samples" / "Actor_01" / "01-01-07-02-02-01-01.mp4"
+    capsys.readouterr()
+    assert main(["predict", "--model", str(out), str(video), "--json"]) == 0
+    prediction = json.loads(capsys.readouterr().out)["predictions"][0]
+    assert prediction["used"] == ["audio", "video"]
+    assert abs(sum(prediction["probabilities"].values()) - 1) < 1e-6
+
+    shutil.rmtree(corpus / "video")
+    assert main(["train", "--recipe", str(system), "--data", str(corpus), "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "skipped the video branch: no clip of the data has video" in err
+    assert not (tmp_path / "a" / "video").exists()

@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="Train a recipe on corpus folders and save a model bundle; optionally "
         "cross-validate it speaker-independently first (--split).",
     )
-    p.add_argument("--recipe", help="recipe name (see --list) or YAML file")
+    p.add_argument("--recipe", help="recipe or system name (see --list) or YAML file")
     p.add_argument("--data", nargs="+", metavar="DIR", help="corpus folder(s)")
     p.add_argument("--split", help="cross-validate on this split first (e.g. ravdess-si5, speaker5)")
     p.add_argument("--out", type=Path, metavar="BUNDLE", help="bundle folder to write")
@@ -43,14 +43,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..training.systems import fit_system, is_system, list_systems, load_system
+
     if args.list:
         for name in list_recipes():
             print(f"{name:24s} {load_recipe(name)['model']['name']}")
+        for name in list_systems():
+            branches = load_system(name)["branches"]
+            print(f"{name:24s} system: " + " + ".join(f"{b} {next(iter(v.values()))}" for b, v in branches.items()))
         return 0
     if not (args.recipe and args.data and args.out):
         raise AvemotionError("train needs --recipe, --data and --out (or --list)")
     if args.out.exists() and not args.overwrite:
         raise AvemotionError(f"{args.out}: already exists (pass --overwrite to replace it)")
+    if is_system(args.recipe):
+        if args.split:
+            raise AvemotionError("--split cross-validates one branch recipe: run it per branch "
+                                 "(avemotion train --recipe <branch recipe> --split ...)")
+        system = load_system(args.recipe)
+        recognizer, info = fit_system(system, read_corpus(*args.data).table, progress=sys.stderr.isatty())
+        recognizer.save(args.out, overwrite=args.overwrite)
+        for branch, reason in info["skipped"].items():
+            print(f"skipped the {branch} branch: {reason}", file=sys.stderr)
+        trained = ", ".join(f"{b} ({i['n_clips']} clips)" for b, i in info["trained"].items()) or "none"
+        print(f"wrote {args.out}: trained {trained}; fusion {system['fusion']}")
+        failures = [f for i in info["trained"].values() for f in i["failures"]]
+        for failure in failures:
+            print(f"  {failure}", file=sys.stderr)
+        return 1 if failures else 0
     recipe = load_recipe(args.recipe)
     kind = {"audio": "audio", "video": "video"}.get(recipe_modality(recipe), "face")
     if kind == "face":

@@ -43,9 +43,13 @@ from avemotion.fusion.labels import map_proba
 from avemotion.fusion.rules import RULES
 from avemotion.media.decode import Frames, load_audio, load_clip, load_frames, probe
 from avemotion.prediction.audio import AudioEmotionModel
+from avemotion.prediction.video import VideoEmotionModel
 from avemotion.training.pipeline import SAMPLE_RATE
 from avemotion.visual.expression import FaceExpressionModel
 from avemotion.visual.faces import FaceDetector, HaarDetector, crops_of_frames
+
+#: Model class of each recognizer part.
+PART_MODELS = {"audio": AudioEmotionModel, "face": FaceExpressionModel, "video": VideoEmotionModel}
 
 #: Shipped recognizer bundles: name -> folder under ``avemotion/pretrained``.
 RECOGNIZERS = {"default": "default"}
@@ -126,6 +130,7 @@ class Recognizer:
         audio: AudioEmotionModel | None = None,
         face: FaceExpressionModel | None = None,
         *,
+        video: VideoEmotionModel | None = None,
         labels: Sequence[str] | str = "ravdess8",
         fusion: str = "product",
         weights: dict[str, float] | None = None,
@@ -135,11 +140,11 @@ class Recognizer:
         detect_every: int = 4,
         name: str = "custom",
     ) -> None:
-        if audio is None and face is None:
-            raise ValueError("a recognizer needs an audio model, a face model or both")
+        if audio is None and face is None and video is None:
+            raise ValueError("a recognizer needs an audio, a face or a video model")
         if fusion not in RULES:
             raise ValueError(f"fusion must be one of {', '.join(RULES)}, got {fusion!r}")
-        self.audio, self.face = audio, face
+        self.audio, self.face, self.video = audio, face, video
         self.labels = label_set(labels)
         self.fusion = fusion
         self.weights = None if weights is None else {m: float(w) for m, w in weights.items()}
@@ -162,24 +167,27 @@ class Recognizer:
             return cls(AudioEmotionModel.load(folder), None, labels=config["labels"], name=config["name"])
         if kind == "face":
             return cls(None, FaceExpressionModel.load(folder), labels=config["labels"], name=config["name"])
+        if kind == "video":
+            return cls(video=VideoEmotionModel.load(folder), labels=config["labels"], name=config["name"])
         if kind != "recognizer":
             raise BundleError(folder, f"a {kind!r} bundle is not a recognizer (use avemotion.load for it)")
         parts = {}
-        for part, model in (("audio", AudioEmotionModel), ("face", FaceExpressionModel)):
+        for part, model in PART_MODELS.items():
             ref = config["parts"].get(part)
             if ref is not None:
                 local = folder / ref
                 parts[part] = model.load(local if (local / BUNDLE_FILE).is_file() else ref)
         return cls(
-            parts.get("audio"), parts.get("face"), labels=config["labels"], fusion=config["fusion"],
+            parts.get("audio"), parts.get("face"), video=parts.get("video"), labels=config["labels"], fusion=config["fusion"],
             weights=config.get("weights"), n_frames=config.get("n_frames", 12), name=config["name"],
         )
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-        """Write a self-contained recognizer bundle (its parts copied into ``audio/``, ``face/``)."""
+        """Write a self-contained recognizer bundle (its parts copied into ``audio/``, ``face/``,
+        ``video/``)."""
         with writing_folder(path, overwrite=overwrite) as tmp:
             parts = {}
-            for part, model in (("audio", self.audio), ("face", self.face)):
+            for part, model in self.parts().items():
                 if model is None:
                     continue
                 if (model.bundle.path / BUNDLE_FILE).is_file():
@@ -250,6 +258,10 @@ class Recognizer:
         own = {m: {label: float(v) for label, v in zip(labels, p)} for m, (p, labels) in parts.items()}
         return Prediction.from_fused(source, self.labels, fused, own, skipped, start, end)
 
+    def parts(self) -> dict[str, Any]:
+        """The recognizer's models by modality (``audio``, ``face``, ``video``), None where absent."""
+        return {"audio": self.audio, "face": self.face, "video": self.video}
+
     def _decode(self, path: str) -> tuple[Frames | None, np.ndarray | None, dict[str, str]]:
         """The clip's keyframes and 16 kHz audio, as far as the models need them and the file has them."""
         skipped: dict[str, str] = {}
@@ -257,6 +269,8 @@ class Recognizer:
         frames, signal = None, None
         if suffix in IMAGE_EXTENSIONS:
             skipped["audio"] = "an image has no audio"
+            if self.video is not None:
+                skipped["video"] = "an image is not a video"
             if self.face is not None:
                 from avemotion.corpora.images import load_image
 
@@ -266,7 +280,7 @@ class Recognizer:
             return frames, signal, skipped
         info = probe(path)
         if not info.has_video:
-            skipped["face"] = "no video stream"
+            skipped["face"] = skipped["video"] = "no video stream"
         if not info.has_audio:
             skipped["audio"] = "no audio track"
         if info.has_video and self.face is not None:
@@ -278,6 +292,8 @@ class Recognizer:
             skipped.setdefault("audio", "no audio model")
         if self.face is None:
             skipped.setdefault("face", "no face model")
+        if self.video is None:
+            skipped.pop("video", None)
         return frames, signal, skipped
 
     def analyse(self, path: str | os.PathLike[str]) -> Prediction:
@@ -314,6 +330,12 @@ class Recognizer:
             except NoFaceError:
                 skipped["face"] = "no face found"
                 lap("face_detection")
+        if self.video is not None and "video" not in skipped:
+            try:
+                parts["video"] = (self.video.proba_of_path(source), self.video.labels)
+            except NoFaceError:
+                skipped["video"] = "no face found"
+            lap("video_model")
         prediction = self._fuse(source, parts, skipped)
         lap("fusion")
         prediction.timings = timings

@@ -93,12 +93,13 @@ def media_column(recipe: dict[str, Any]) -> str:
     return modality
 
 
-def _file_features(path: str, recipe: dict[str, Any], cache: FeatureCache) -> list[np.ndarray]:
-    """The recipe's features of one file, through ``cache``, in :func:`feature_specs` order."""
+def file_features(path: str, recipe: dict[str, Any], cache: FeatureCache | None = None) -> np.ndarray:
+    """The recipe's feature of one audio or video file, through ``cache`` (default: the user's)."""
+    cache = cache if cache is not None else FeatureCache()
     specs = feature_specs(recipe)
     if media_column(recipe) == "video":
-        return [VIDEO_EXTRACTORS[name](path, cache=cache, **params) for name, params in specs]
-    return extract_all(path, specs, sr=SAMPLE_RATE, cache=cache)
+        return _combine([VIDEO_EXTRACTORS[name](path, cache=cache, **params) for name, params in specs])
+    return _combine(extract_all(path, specs, sr=SAMPLE_RATE, cache=cache))
 
 
 def recipe_features(
@@ -115,7 +116,7 @@ def recipe_features(
     failures: list[tuple[str, str]] = []
     for path in tqdm(paths, desc="features", unit="clip", disable=not progress, leave=False):
         try:
-            out.append(_combine(_file_features(path, recipe, cache)))
+            out.append(file_features(path, recipe, cache))
         except AvemotionError as error:
             out.append(None)
             failures.append((str(path), str(error)))
