@@ -87,6 +87,8 @@ def main() -> int:
             detect_s.append(d)
             model_s.append(m)
         d, m = statistics.median(detect_s), statistics.median(model_s)
+        if hasattr(detector, "close"):
+            detector.close()
         rows[name] = {"detect_every": every, "detected_frames": found, "frames": n_frames,
                       "detect_fps": round(n_frames / d, 1), "model_fps": round(n_frames / m, 1),
                       "detect_plus_model_fps": round(n_frames / (d + m), 1)}

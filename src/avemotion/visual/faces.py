@@ -218,6 +218,10 @@ class MediaPipeDetector:
             faces.append(Face(_scaled_box((x0, y0, x1 - x0, y1 - y0), 1.0), 1.0, five))
         return faces
 
+    def close(self) -> None:
+        """Release the landmarker now (MediaPipe's own finaliser fails at interpreter exit)."""
+        self._landmarker.close()
+
 
 DETECTORS: dict[str, Callable[..., FaceDetector]] = {
     "haar": HaarDetector,
