@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from .. import __version__
 from ..cache import ENV_VAR
 from ..errors import AvemotionError
-from . import cache_cmd, evaluate_cmd, info_cmd, predict_cmd, train_cmd
+from . import cache_cmd, evaluate_cmd, info_cmd, predict_cmd, serve_cmd, train_cmd
 
-COMMANDS = (info_cmd, predict_cmd, evaluate_cmd, train_cmd, cache_cmd)
+COMMANDS = (info_cmd, predict_cmd, evaluate_cmd, train_cmd, serve_cmd, cache_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
