@@ -32,13 +32,18 @@ from avemotion.corpora.labels import label_set
 from avemotion.errors import PathError
 from avemotion.fusion.multimodal import MultimodalClassifier
 from avemotion.models.linear import LogisticHead
-from avemotion.training.estimator import NeuralClassifier
+from avemotion.training.estimator import NeuralClassifier, proba_in_label_order
 
 FORMAT = "avemotion-bundle/1"
 BUNDLE_FILE = "bundle.json"
 
 #: Bundles shipped inside the package: name -> folder under ``avemotion/pretrained``.
-SHIPPED: dict[str, str] = {"audio": "audio", "face": "face", "ravdess-av-au": "ravdess-av-au"}
+SHIPPED: dict[str, str] = {
+    "default": "default",
+    "audio": "audio",
+    "face": "face",
+    "ravdess-av-au": "ravdess-av-au",
+}
 
 
 #: Estimator kind recorded in ``bundle.json`` -> its class (each has ``save`` and ``load``).
@@ -69,13 +74,7 @@ class Bundle:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(N, n_labels) probabilities with columns in :attr:`labels` order (the estimator's
         own column order may differ; a label it never saw gets 0)."""
-        proba = np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
-        classes = [str(c) for c in self.estimator.classes_]
-        out = np.zeros((len(proba), len(self.labels)))
-        for j, label in enumerate(self.labels):
-            if label in classes:
-                out[:, j] = proba[:, classes.index(label)]
-        return out
+        return proba_in_label_order(self.estimator, X, self.labels)
 
     @property
     def recipe(self) -> dict[str, Any]:

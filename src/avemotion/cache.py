@@ -70,6 +70,13 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         raise
 
 
+def atomic_write_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any]) -> None:
+    """Write named arrays as an ``.npz`` file atomically (see :func:`atomic_write_bytes`)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def _hash_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -159,9 +166,7 @@ class FeatureCache:
         arrays = {_VALUE: np.asarray(value)} if not isinstance(value, dict) else dict(value)
         if _VALUE in arrays and len(arrays) > 1:
             raise ValueError(f"a feature dict may not use the reserved name {_VALUE!r}")
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        atomic_write_bytes(self._entry(extractor, key), buffer.getvalue())
+        atomic_write_npz(self._entry(extractor, key), arrays)
 
     def get_or_compute(
         self,

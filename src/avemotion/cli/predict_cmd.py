@@ -81,22 +81,28 @@ def _rows(predictions: Sequence[Prediction], labels: Sequence[str]) -> list[dict
     return rows
 
 
+#: Modality columns of the table, in this order, for the modalities a batch used or skipped.
+MODALITIES = ("audio", "face", "video", "au")
+
+
 def _table(predictions: Sequence[Prediction], labels: Sequence[str], timeline: bool) -> str:
     short = [label[:5] for label in labels]
-    head = ["file", *(["window"] if timeline else []), "emotion", "conf", "audio", "face", "used", *short]
+    seen = {m for p in predictions for m in (*p.used, *p.skipped)}
+    modalities = [m for m in MODALITIES if m in seen]
+    head = ["file", *(["window"] if timeline else []), "emotion", "conf", *modalities, "used", *short]
     lines = []
     for p in predictions:
         cells = [Path(p.source).name]
         if timeline:
             cells.append(f"{p.start:.1f}-{p.end:.1f}s")
         cells += [p.emotion, f"{p.confidence:.2f}"]
-        for modality in ("audio", "face"):
-            proba = p.modalities.get(modality) or p.modalities.get("au" if modality == "face" else "")
+        for modality in modalities:
+            proba = p.modalities.get(modality)
             if proba:
                 top = max(proba, key=proba.__getitem__)
                 cells.append(f"{top} {proba[top]:.2f}")
             else:
-                cells.append(f"- ({p.skipped.get(modality, p.skipped.get('au', 'n/a'))})")
+                cells.append(f"- ({p.skipped.get(modality, 'n/a')})")
         cells.append("+".join(p.used))
         cells += [f"{p.probabilities[label]:.2f}" for label in labels]
         lines.append(cells)

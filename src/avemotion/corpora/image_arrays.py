@@ -9,7 +9,6 @@ list and ``size``. Later calls read the ``.npz`` (about a second for FER2013's 3
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from avemotion.cache import atomic_write_bytes, default_cache_dir
+from avemotion.cache import atomic_write_npz, default_cache_dir
 from avemotion.corpora import read_corpus
 from avemotion.corpora.images import load_image
 
@@ -65,7 +64,5 @@ def image_arrays(
         table["clip_id"].to_numpy(dtype=str),
         table["partition"].fillna("").to_numpy(dtype=str),
     )
-    buffer = io.BytesIO()
-    np.savez(buffer, **vars(arrays))
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_npz(path, vars(arrays))
     return arrays

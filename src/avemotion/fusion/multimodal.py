@@ -33,7 +33,6 @@ rule of the branches present for such clips. :meth:`modalities_used` says which 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -44,13 +43,13 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
-from avemotion.cache import atomic_write_bytes
+from avemotion.cache import atomic_write_bytes, atomic_write_npz
 from avemotion.corpora.labels import label_set
 from avemotion.evaluation.metrics import uar
 from avemotion.fusion.bel import BEL
 from avemotion.fusion.rules import fit_weights, weighted_mean, weighted_product
-from avemotion.models.linear import LogisticHead
-from avemotion.training.estimator import NeuralClassifier, encode_labels
+from avemotion.models.linear import LogisticHead, scaler_from_arrays
+from avemotion.training.estimator import NeuralClassifier, encode_labels, proba_in_label_order
 
 FUSIONS = ("mean", "product", "weighted", "bel", "bel_gd", "mobel", "mobel_gd", "fc", "gated", "stacked")
 _NETWORKS = {"bel_gd": "bel", "mobel_gd": "mobel", "fc": "fc_fusion", "gated": "gated_fusion"}
@@ -67,17 +66,6 @@ def _group_folds(groups: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
         raise ValueError("inner cross-validation needs clips of at least two speakers")
     order = np.random.default_rng(seed).permutation(unique)
     return [np.isin(groups, part) for part in np.array_split(order, min(k, len(unique)))]
-
-
-def _in_order(estimator: Any, X: np.ndarray, labels: Sequence[str]) -> np.ndarray:
-    """``predict_proba`` with columns in ``labels`` order (labels it never saw get 0)."""
-    proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
-    out = np.zeros((len(X), len(labels)))
-    classes = [str(c) for c in estimator.classes_]
-    for j, label in enumerate(labels):
-        if label in classes:
-            out[:, j] = proba[:, classes.index(label)]
-    return out
 
 
 class MultimodalClassifier:
@@ -157,7 +145,7 @@ class MultimodalClassifier:
                 for test in folds:
                     train = have & ~test
                     head = LogisticHead(Cs=(C,)).fit(block[train], y[train])
-                    proba[have & test] = _in_order(head, block[have & test], labels)
+                    proba[have & test] = proba_in_label_order(head, block[have & test], labels)
                 score = uar(encode_labels(y[have], labels), np.nan_to_num(proba[have]).argmax(axis=1))
                 if best is None or (score, -C) > (best[0], -best[1]):
                     best = (score, C, proba)
@@ -258,7 +246,7 @@ class MultimodalClassifier:
             have = ~np.isnan(block).any(axis=1)
             proba = np.full((len(block), len(self.classes_)), np.nan)
             if have.any():
-                proba[have] = _in_order(self.heads_[name], block[have], self.classes_)
+                proba[have] = proba_in_label_order(self.heads_[name], block[have], self.classes_)
             out[name] = proba
         return out
 
@@ -280,10 +268,10 @@ class MultimodalClassifier:
                     Z = np.concatenate([p[full] for p in probas], axis=1)
                 else:
                     Z = self._embed(X[full])
-                out[full] = _in_order(self.fuser_, Z, self.classes_)
+                out[full] = proba_in_label_order(self.fuser_, Z, self.classes_)
             return out
         Z = np.concatenate(probas, axis=1) if self.fusion == "bel_gd" else self._embed(X)
-        return _in_order(self.fuser_, Z.astype(np.float32), self.classes_)
+        return proba_in_label_order(self.fuser_, Z.astype(np.float32), self.classes_)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """(N,) the most probable label of each clip."""
@@ -314,9 +302,9 @@ class MultimodalClassifier:
             arrays = {"mean": scaler.mean_, "scale": scaler.scale_}
             if pca is not None:
                 arrays.update(components=pca.components_, pca_mean=pca.mean_)
-            _save_npz(folder / "branches" / name / "embed.npz", arrays)
+            atomic_write_npz(folder / "branches" / name / "embed.npz", arrays)
         if isinstance(self.fuser_, BEL):
-            _save_npz(folder / "fuser" / "bel.npz", self.fuser_.arrays())
+            atomic_write_npz(folder / "fuser" / "bel.npz", self.fuser_.arrays())
         elif self.fuser_ is not None:
             self.fuser_.save(folder / "fuser")
         atomic_write_bytes(folder / "multimodal.json", (json.dumps(config, indent=2) + "\n").encode())
@@ -342,9 +330,7 @@ class MultimodalClassifier:
             if not (folder / "branches" / name / "embed.npz").is_file():
                 continue
             with np.load(folder / "branches" / name / "embed.npz", allow_pickle=False) as z:
-                scaler = StandardScaler()
-                scaler.mean_, scaler.scale_, scaler.var_ = z["mean"], z["scale"], z["scale"] ** 2
-                scaler.n_features_in_ = len(z["mean"])
+                scaler = scaler_from_arrays(z["mean"], z["scale"])
                 pca = None
                 if "components" in z:
                     pca = PCA(len(z["components"]))
@@ -362,8 +348,3 @@ class MultimodalClassifier:
             model.fuser_ = NeuralClassifier.load(folder / "fuser")
         return model
 
-
-def _save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())

@@ -8,7 +8,6 @@ chosen model is then refitted on training + validation.
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,12 +18,20 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 
-from avemotion.cache import atomic_write_bytes
+from avemotion.cache import atomic_write_npz
 
 
 def _as_matrix(X: np.ndarray) -> np.ndarray:
     """(N, ...) features as an (N, D) float64 matrix."""
     return np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+
+
+def scaler_from_arrays(mean: np.ndarray, scale: np.ndarray) -> StandardScaler:
+    """A fitted :class:`StandardScaler` from its saved (D,) ``mean_`` and ``scale_``."""
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_, scaler.var_ = mean, scale, scale**2
+    scaler.n_features_in_ = len(mean)
+    return scaler
 
 
 class LogisticHead(ClassifierMixin, BaseEstimator):
@@ -86,18 +93,18 @@ class LogisticHead(ClassifierMixin, BaseEstimator):
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted head to ``path/head.npz`` (plain arrays, no pickle); returns the folder."""
         folder = Path(path)
-        buffer = io.BytesIO()
-        np.savez(
-            buffer,
-            mean=self.scaler_.mean_,
-            scale=self.scaler_.scale_,
-            coef=self.classifier_.coef_,
-            intercept=self.classifier_.intercept_,
-            classes=np.asarray(self.classes_).astype(str),
-            C=np.float64(self.C_),
-            Cs=np.asarray(self.Cs, dtype=np.float64),
+        atomic_write_npz(
+            folder / "head.npz",
+            {
+                "mean": self.scaler_.mean_,
+                "scale": self.scaler_.scale_,
+                "coef": self.classifier_.coef_,
+                "intercept": self.classifier_.intercept_,
+                "classes": np.asarray(self.classes_).astype(str),
+                "C": np.float64(self.C_),
+                "Cs": np.asarray(self.Cs, dtype=np.float64),
+            },
         )
-        atomic_write_bytes(folder / "head.npz", buffer.getvalue())
         return folder
 
     @classmethod
@@ -106,10 +113,7 @@ class LogisticHead(ClassifierMixin, BaseEstimator):
         with np.load(Path(path) / "head.npz", allow_pickle=False) as z:
             head = cls(Cs=tuple(float(c) for c in z["Cs"]))
             head.C_ = float(z["C"])
-            head.scaler_ = StandardScaler()
-            head.scaler_.mean_, head.scaler_.scale_ = z["mean"], z["scale"]
-            head.scaler_.var_ = z["scale"] ** 2
-            head.scaler_.n_features_in_ = len(z["mean"])
+            head.scaler_ = scaler_from_arrays(z["mean"], z["scale"])
             head.classifier_ = LogisticRegression(C=head.C_, class_weight="balanced")
             head.classifier_.coef_, head.classifier_.intercept_ = z["coef"], z["intercept"]
             head.classifier_.classes_ = z["classes"]

@@ -18,7 +18,7 @@ from avemotion.media.decode import load_audio
 from avemotion.training.pipeline import SAMPLE_RATE, signal_features
 
 
-def _signal(path: str | os.PathLike[str]) -> np.ndarray:
+def speech_signal(path: str | os.PathLike[str]) -> np.ndarray:
     """The 16 kHz mono audio of ``path``; media errors and SilentAudioError name the file."""
     signal = load_audio(path, SAMPLE_RATE)
     check_not_silent(signal, path)
@@ -54,11 +54,11 @@ class AudioEmotionModel:
     def predict_proba(self, path: str | os.PathLike[str]) -> dict[str, float]:
         """Emotion -> probability for the audio of ``path``. Raises the media errors of
         :mod:`avemotion.errors` (missing, corrupt, no audio track, silent...) naming the file."""
-        return dict(zip(self.labels, map(float, self.proba_of_signal(_signal(path)))))
+        return dict(zip(self.labels, map(float, self.proba_of_signal(speech_signal(path)))))
 
     def embed(self, path: str | os.PathLike[str]) -> np.ndarray:
         """The estimator's penultimate embedding of the audio of ``path``, (D,) float32."""
-        return np.asarray(self.bundle.estimator.embed(self.features(_signal(path))[None]), dtype=np.float32)[0]
+        return np.asarray(self.bundle.estimator.embed(self.features(speech_signal(path))[None]), dtype=np.float32)[0]
 
     def predict(self, path: str | os.PathLike[str]) -> str:
         """The most probable emotion for the audio of ``path``."""

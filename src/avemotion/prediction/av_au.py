@@ -17,13 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from avemotion.audio.features import check_not_silent
 from avemotion.bundles import Bundle, load_bundle
-from avemotion.errors import AvemotionError, SilentAudioError
+from avemotion.errors import AvemotionError, NoAudioStreamError, SilentAudioError
 from avemotion.fusion.multimodal import MultimodalClassifier
-from avemotion.media.decode import load_audio, probe
 from avemotion.prediction.recognizer import Prediction
-from avemotion.training.pipeline import SAMPLE_RATE, signal_features
+from avemotion.prediction.audio import speech_signal
+from avemotion.training.pipeline import signal_features
 
 AUInput = Mapping[str, float] | str | os.PathLike[str] | None
 
@@ -64,15 +63,12 @@ class AudioAURecognizer:
         skipped: dict[str, str] = {}
         audio_dim = dict(self.model.modalities)["audio"]
         audio = np.full(audio_dim, np.nan)
-        if probe(source).has_audio:
-            signal = load_audio(source, SAMPLE_RATE)
-            try:
-                check_not_silent(signal, source)
-                audio = signal_features(signal, self.audio_recipe).astype(np.float64)
-            except SilentAudioError:
-                skipped["audio"] = "silent audio"
-        else:
+        try:
+            audio = signal_features(speech_signal(source), self.audio_recipe).astype(np.float64)
+        except NoAudioStreamError:
             skipped["audio"] = "no audio track"
+        except SilentAudioError:
+            skipped["audio"] = "silent audio"
         au_row = self.au_vector(au)
         if np.isnan(au_row).any():
             skipped["au"] = "no AU features given" if au is None else "no frame where OpenFace found a face"

@@ -25,7 +25,6 @@ import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,7 @@ from avemotion.corpora.table import IMAGE_EXTENSIONS
 from avemotion.errors import AvemotionError, NoFaceError, SilentAudioError
 from avemotion.fusion.labels import map_proba
 from avemotion.fusion.rules import RULES
-from avemotion.media.decode import Frames, load_audio, load_clip, load_frames, probe
+from avemotion.media.decode import Frames, load_audio, load_clip, probe
 from avemotion.prediction.audio import AudioEmotionModel
 from avemotion.prediction.video import VideoEmotionModel
 from avemotion.training.pipeline import SAMPLE_RATE
@@ -50,9 +49,6 @@ from avemotion.visual.faces import FaceDetector, HaarDetector, crops_of_frames
 
 #: Model class of each recognizer part.
 PART_MODELS = {"audio": AudioEmotionModel, "face": FaceExpressionModel, "video": VideoEmotionModel}
-
-#: Shipped recognizer bundles: name -> folder under ``avemotion/pretrained``.
-RECOGNIZERS = {"default": "default"}
 
 
 @dataclass
@@ -108,12 +104,6 @@ class Prediction:
         return asdict(self)
 
 
-def _shipped(name: str) -> Path | None:
-    if name in RECOGNIZERS:
-        return Path(str(resources.files("avemotion") / "pretrained" / RECOGNIZERS[name]))
-    return None
-
-
 class Recognizer:
     """Audio model + face model + a late-fusion rule (``"product"`` or ``"mean"``, optionally
     weighted: ``weights={"audio": 0.6, "face": 0.4}``).
@@ -160,7 +150,7 @@ class Recognizer:
     def load(cls, name_or_path: str | os.PathLike[str] = "default") -> Recognizer:
         """A shipped recognizer (``"default"``) or a recognizer bundle folder; an audio or face
         bundle (by name or path) gives a single-modality recognizer."""
-        folder = _shipped(os.fspath(name_or_path)) or resolve(name_or_path)
+        folder = resolve(name_or_path)
         config = json.loads((folder / BUNDLE_FILE).read_text())
         kind = config.get("kind")
         if kind == "audio":
@@ -233,18 +223,50 @@ class Recognizer:
 
     # --- one clip ------------------------------------------------------------------------
 
-    def _crops(self, frames: Frames, source: str) -> np.ndarray:
-        """(N, size, size) gray face crops of the tracked face; raises NoFaceError."""
+    def _audio_proba(self, signal: np.ndarray, source: str, timings: dict[str, float]) -> np.ndarray:
+        """The audio model's probabilities for ``signal``; stage seconds added to ``timings``.
+        Raises SilentAudioError."""
+        assert self.audio is not None
+        tic = time.perf_counter()
+        check_not_silent(signal, source)
+        features = self.audio.features(signal)
+        mid = time.perf_counter()
+        proba = self.audio.bundle.predict_proba(features[None])[0]
+        timings.update(audio_features=mid - tic, audio_model=time.perf_counter() - mid)
+        return proba
+
+    def _face_proba(self, frames: Frames, source: str, timings: dict[str, float]) -> np.ndarray:
+        """The face model's probabilities averaged over the tracked face's crops of ``frames``;
+        stage seconds added to ``timings``. Raises NoFaceError."""
         assert self.face is not None
+        tic = time.perf_counter()
         size = (self.face.size, self.face.size)
-        return crops_of_frames(
+        crops = crops_of_frames(
             frames, source, detector=self.detector, size=size, gray=True, detect_every=self.detect_every
         ).crops[..., 0]
+        mid = time.perf_counter()
+        proba = self.face.proba_of_crops(crops).mean(axis=0)
+        timings.update(face_detection=mid - tic, face_model=time.perf_counter() - mid)
+        return proba
 
-    def _face_proba(self, frames: Frames, source: str) -> np.ndarray:
-        """(n_face_labels,) the face model's probabilities averaged over the frames' crops."""
-        assert self.face is not None
-        return self.face.proba_of_crops(self._crops(frames, source)).mean(axis=0)
+    def _branches(
+        self, source: str, frames: Frames | None, signal: np.ndarray | None, skipped: dict[str, str],
+        timings: dict[str, float],
+    ) -> dict[str, tuple[np.ndarray, Sequence[str]]]:
+        """The audio and face models' probabilities where their input is there; a silent signal
+        or no face found goes into ``skipped`` instead."""
+        parts: dict[str, tuple[np.ndarray, Sequence[str]]] = {}
+        if signal is not None and self.audio is not None:
+            try:
+                parts["audio"] = (self._audio_proba(signal, source, timings), self.audio.labels)
+            except SilentAudioError:
+                skipped["audio"] = "silent audio"
+        if frames is not None and self.face is not None:
+            try:
+                parts["face"] = (self._face_proba(frames, source, timings), self.face.labels)
+            except NoFaceError:
+                skipped["face"] = "no face found"
+        return parts
 
     def _fuse(self, source: str, parts: dict[str, tuple[np.ndarray, Sequence[str]]], skipped: dict[str, str],
               start: float | None = None, end: float | None = None) -> Prediction:
@@ -262,8 +284,9 @@ class Recognizer:
         """The recognizer's models by modality (``audio``, ``face``, ``video``), None where absent."""
         return {"audio": self.audio, "face": self.face, "video": self.video}
 
-    def _decode(self, path: str) -> tuple[Frames | None, np.ndarray | None, dict[str, str]]:
-        """The clip's keyframes and 16 kHz audio, as far as the models need them and the file has them."""
+    def _decode(self, path: str) -> tuple[Frames | None, np.ndarray | None, dict[str, str], float]:
+        """The clip's keyframes, 16 kHz audio, modality -> why it is skipped, and duration (s),
+        as far as the models need them and the file has them (one decoding pass)."""
         skipped: dict[str, str] = {}
         suffix = Path(path).suffix.lower()
         frames, signal = None, None
@@ -277,7 +300,7 @@ class Recognizer:
                 image = load_image(path)
                 rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
                 frames = Frames(rgb[None], np.zeros(1))
-            return frames, signal, skipped
+            return frames, signal, skipped, 0.0
         info = probe(path)
         if not info.has_video:
             skipped["face"] = skipped["video"] = "no video stream"
@@ -294,50 +317,26 @@ class Recognizer:
             skipped.setdefault("face", "no face model")
         if self.video is None:
             skipped.pop("video", None)
-        return frames, signal, skipped
+        return frames, signal, skipped, info.duration
 
     def analyse(self, path: str | os.PathLike[str]) -> Prediction:
         """The clip's fused prediction. Raises an :class:`~avemotion.errors.AvemotionError`
         naming the file when it cannot be read or no modality is usable."""
         source = os.fspath(path)
-        timings: dict[str, float] = {}
         tic = time.perf_counter()
-
-        def lap(stage: str) -> None:
-            nonlocal tic
-            now = time.perf_counter()
-            timings[stage] = timings.get(stage, 0.0) + now - tic
-            tic = now
-
-        frames, signal, skipped = self._decode(source)
-        lap("decode")
-        parts: dict[str, tuple[np.ndarray, Sequence[str]]] = {}
-        if signal is not None and self.audio is not None:
-            try:
-                check_not_silent(signal, source)
-                features = self.audio.features(signal)
-                lap("audio_features")
-                parts["audio"] = (self.audio.bundle.predict_proba(features[None])[0], self.audio.labels)
-                lap("audio_model")
-            except SilentAudioError:
-                skipped["audio"] = "silent audio"
-        if frames is not None and self.face is not None:
-            try:
-                crops = self._crops(frames, source)
-                lap("face_detection")
-                parts["face"] = (self.face.proba_of_crops(crops).mean(axis=0), self.face.labels)
-                lap("face_model")
-            except NoFaceError:
-                skipped["face"] = "no face found"
-                lap("face_detection")
+        frames, signal, skipped, _ = self._decode(source)
+        timings = {"decode": time.perf_counter() - tic}
+        parts = self._branches(source, frames, signal, skipped, timings)
         if self.video is not None and "video" not in skipped:
+            tic = time.perf_counter()
             try:
                 parts["video"] = (self.video.proba_of_path(source), self.video.labels)
             except NoFaceError:
                 skipped["video"] = "no face found"
-            lap("video_model")
+            timings["video_model"] = time.perf_counter() - tic
+        tic = time.perf_counter()
         prediction = self._fuse(source, parts, skipped)
-        lap("fusion")
+        timings["fusion"] = time.perf_counter() - tic
         prediction.timings = timings
         return prediction
 
@@ -357,43 +356,22 @@ class Recognizer:
         if window <= 0 or hop <= 0:
             raise ValueError("window and hop must be > 0 seconds")
         source = os.fspath(path)
-        info = probe(source)
-        duration = info.duration
+        frames, signal, skipped, duration = self._decode(source)
         starts = list(np.arange(0.0, max(duration - window, 0.0) + 1e-9, hop))
         if duration > window and starts[-1] + window < duration - 1e-6:
             starts.append(duration - window)
-        skipped: dict[str, str] = {}
-        signal = frames = None
-        if info.has_audio and self.audio is not None:
-            signal = load_audio(source, SAMPLE_RATE)
-        else:
-            skipped["audio"] = "no audio track" if not info.has_audio else "no audio model"
-        if info.has_video and self.face is not None:
-            n = max(1, int(np.ceil(duration * self.frames_per_second)))
-            frames = load_frames(source, np.linspace(0, max(duration - 1e-3, 0), n))
-        else:
-            skipped["face"] = "no video stream" if not info.has_video else "no face model"
         out = []
         for start in starts:
             end = min(start + window, duration) if duration > 0 else window
-            parts: dict[str, tuple[np.ndarray, Sequence[str]]] = {}
             why = dict(skipped)
-            if signal is not None and self.audio is not None:
-                piece = signal[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-                try:
-                    check_not_silent(piece, source)
-                    parts["audio"] = (self.audio.proba_of_signal(piece), self.audio.labels)
-                except SilentAudioError:
-                    why["audio"] = "silent audio"
-            if frames is not None and self.face is not None:
-                inside = (frames.times >= start) & (frames.times < end + 1e-6)
-                try:
-                    if not inside.any():
-                        raise NoFaceError(source, "no frame in this window")
-                    parts["face"] = (self._face_proba(Frames(frames.images[inside], frames.times[inside]), source),
-                                     self.face.labels)
-                except NoFaceError:
+            piece = None if signal is None else signal[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+            inside = None
+            if frames is not None:
+                keep = (frames.times >= start) & (frames.times < end + 1e-6)
+                inside = Frames(frames.images[keep], frames.times[keep]) if keep.any() else None
+                if inside is None and self.face is not None:
                     why["face"] = "no face found"
+            parts = self._branches(source, inside, piece, why, {})
             try:
                 out.append(self._fuse(source, parts, why, float(start), float(end)))
             except AvemotionError:
@@ -407,14 +385,12 @@ def load(name_or_path: str | os.PathLike[str] = "default") -> Any:
     """A ready-to-use model by name or path: ``"default"`` (audio + face, fused), any recognizer,
     audio or face bundle (a :class:`Recognizer`), or ``"ravdess-av-au"`` (an
     :class:`~avemotion.prediction.av_au.AudioAURecognizer`)."""
-    name = os.fspath(name_or_path)
-    if _shipped(name) is None:
-        folder = resolve(name)
-        if json.loads((folder / BUNDLE_FILE).read_text()).get("kind") == "av-au":
-            from avemotion.prediction.av_au import AudioAURecognizer
+    folder = resolve(name_or_path)
+    if json.loads((folder / BUNDLE_FILE).read_text()).get("kind") == "av-au":
+        from avemotion.prediction.av_au import AudioAURecognizer
 
-            return AudioAURecognizer(load_bundle(folder))
-    return Recognizer.load(name)
+        return AudioAURecognizer(load_bundle(folder))
+    return Recognizer.load(folder)
 
 
 __all__ = ["Prediction", "Recognizer", "load"]

@@ -39,7 +39,7 @@ from ..cache import atomic_write_bytes
 from ..corpora.labels import label_set
 from ..corpora.splits import Fold, check_fold, check_folds, get_split, with_validation
 from ..evaluation.metrics import mean_std, summarize_metrics
-from .estimator import encode_labels
+from .estimator import encode_labels, proba_in_label_order
 
 log = logging.getLogger(__name__)
 
@@ -71,21 +71,6 @@ def _fit_parameters(estimator: Any) -> set[str]:
     """Names of the explicit parameters of ``estimator.fit`` (``**kwargs`` are not counted)."""
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return {p.name for p in inspect.signature(estimator.fit).parameters.values() if p.kind in kinds}
-
-
-def _proba_in_label_order(estimator: Any, X: np.ndarray, labels: Sequence[str]) -> np.ndarray:
-    """``predict_proba`` with its columns moved to ``labels`` order (via ``classes_`` when the
-    estimator has one; classes it never saw get probability 0).
-    """
-    proba = np.asarray(estimator.predict_proba(X), dtype=float)
-    classes = getattr(estimator, "classes_", None)
-    if classes is None:
-        if proba.shape[1] != len(labels):
-            raise ValueError(f"predict_proba gave {proba.shape[1]} columns for {len(labels)} labels")
-        return proba
-    out = np.zeros((len(proba), len(labels)))
-    out[:, encode_labels(np.asarray(classes), labels)] = proba
-    return out
 
 
 def _restrict(fold: Fold, keep: np.ndarray) -> Fold:
@@ -236,7 +221,7 @@ def cross_validate(
         used.append(fold)
         extras = [(np.asarray(xe), names[encode_labels(ye, labels)]) for xe, ye in extra_sets(fold.train)]
         seconds = _fit(estimator, params, X, emotions, fold, extras, speakers)
-        proba = _proba_in_label_order(estimator, X[fold.test], labels)
+        proba = proba_in_label_order(estimator, X[fold.test], labels)
         record, frame = _fold_outputs(table, fold, emotions, proba, labels)
         record.update(
             n_extra=int(sum(len(xe) for xe, _ in extras)),

@@ -44,6 +44,21 @@ def encode_labels(y: Any, labels: Sequence[str]) -> np.ndarray:
     return np.array([index[str(v)] for v in arr], dtype=np.int64)
 
 
+def proba_in_label_order(estimator: Any, X: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    """``predict_proba`` with its columns moved to ``labels`` order (via ``classes_`` when the
+    estimator has one; classes it never saw get probability 0).
+    """
+    proba = np.asarray(estimator.predict_proba(X), dtype=float)
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        if proba.shape[1] != len(labels):
+            raise ValueError(f"predict_proba gave {proba.shape[1]} columns for {len(labels)} labels")
+        return proba
+    out = np.zeros((len(proba), len(labels)))
+    out[:, encode_labels(np.asarray(classes), labels)] = proba
+    return out
+
+
 def _json_ready(params: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The parameters JSON can hold (round-tripped, so tuples become lists), and the others' names."""
     kept, dropped = {}, []

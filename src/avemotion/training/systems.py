@@ -69,9 +69,10 @@ def is_system(name_or_path: str | os.PathLike[str]) -> bool:
     if not path.is_file():
         return False
     try:
-        return isinstance(yaml.safe_load(path.read_text()), dict) and "branches" in yaml.safe_load(path.read_text())
+        content = yaml.safe_load(path.read_text())
     except yaml.YAMLError:
         return False
+    return isinstance(content, dict) and "branches" in content
 
 
 def fit_system(system: dict[str, Any], table: pd.DataFrame, *, progress: bool = False) -> tuple[Any, dict[str, Any]]:
