@@ -8,7 +8,9 @@ RAVDESS-SI5 folds (test actors 1-4, 5-8, 9-12, 13-16, 17-20; validation actors t
 training actors; every fold leakage-checked). Writes per fold and mean +- std of UAR, WAR and
 macro-F1, feature-extraction and training time, into one JSON file (rewritten atomically after
 each recipe, so a long run keeps what it finished) and each recipe's predictions.csv /
-metrics.json into --outputs/<recipe>/.
+metrics.json into --outputs/<recipe>/. Each finished fold is kept there too (fold_<fold>.json):
+a rerun reuses the folds an interrupted run finished with the same recipe and clips, unless
+--fresh is given (a resumed recipe's training times are those of the runs that made each fold).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "ravdess_audio.json")
     parser.add_argument("--outputs", type=Path, default=REPO / "benchmarks" / "results" / "ravdess_audio")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--fresh", action="store_true", help="train every fold again, reusing none")
     args = parser.parse_args(argv)
 
     table = read_corpus(args.data).table
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         result, info = cross_validate_recipe(
             recipe, table, split=args.split, out_dir=args.outputs / name, cache=cache,
-            progress=sys.stderr.isatty(), num_threads=args.threads,
+            progress=sys.stderr.isatty(), num_threads=args.threads, resume=not args.fresh,
         )
         m = result.metrics
         folds = [

@@ -357,3 +357,34 @@ def test_cross_validate_scikit_learn_estimators(tmp_path: Path) -> None:
         assert metrics["overall"]["uar"] > 0.9
         assert all(r["n_val"] == 0 and r["best_epoch"] is None for r in metrics["folds"])
         assert json.loads((out / "history_si5-fold1.json").read_text()) == []
+
+
+def test_cross_validate_resumes_finished_folds(tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    table, X = ravdess_like()
+    fits: list[int] = []
+
+    class Counting(LogisticRegression):
+        def fit(self, X, y, sample_weight=None):  # type: ignore[no-untyped-def]
+            fits.append(len(X))
+            return super().fit(X, y, sample_weight)
+
+    def run(C: float, resume: bool = True):  # type: ignore[no-untyped-def]
+        return cross_validate(
+            lambda: Counting(C=C, max_iter=500), X, table, split="ravdess-si5", labels=LABELS4,
+            out_dir=tmp_path / "cv", progress=False, resume=resume,
+        )
+
+    first = run(1.0)
+    assert len(fits) == 5 and len(list((tmp_path / "cv").glob("fold_*.json"))) == 5
+    (tmp_path / "cv" / "fold_si5-fold3.json").unlink()  # as if the run had stopped in fold 3
+    second = run(1.0)
+    assert len(fits) == 6  # only fold 3 trained again
+    pd.testing.assert_frame_equal(first.predictions, second.predictions, check_dtype=False)
+    for key in ("uar", "war", "macro_f1", "log_loss"):
+        assert second.metrics["mean"][key] == pytest.approx(first.metrics["mean"][key], rel=1e-9)
+    run(0.5)  # another estimator: nothing reused
+    assert len(fits) == 11
+    run(0.5, resume=False)
+    assert len(fits) == 16

@@ -17,10 +17,16 @@ predicted. Files written to ``out_dir`` (each atomically):
     (:func:`~avemotion.evaluation.metrics.summarize_metrics` of all test predictions pooled).
 ``history_<fold>.json``
     the estimator's per-epoch history (``[]`` for estimators without one).
+``fold_<fold>.json``
+    with ``resume``: the finished fold (its record, prediction rows and history) keyed by the
+    estimator's description and the clips of its training, validation and test parts; a rerun
+    with the same key reuses it instead of training again, so a long run that stops keeps
+    every fold it finished.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import logging
@@ -154,6 +160,32 @@ def _fold_outputs(
     return record, frame
 
 
+def _fold_key(table: pd.DataFrame, fold: Fold, estimator: str, n_extra: int) -> dict[str, Any]:
+    """What a finished fold depends on: the estimator's description and a digest of the clip
+    ids of each part of the fold."""
+    clips = table["clip_id"].to_numpy(dtype=object)
+
+    def digest(rows: np.ndarray) -> str:
+        return hashlib.sha256("\n".join(sorted(str(c) for c in clips[rows])).encode()).hexdigest()[:16]
+
+    return {
+        "estimator": estimator,
+        "train": digest(fold.train),
+        "validation": digest(fold.validation),
+        "test": digest(fold.test),
+        "n_extra": n_extra,
+    }
+
+
+def _load_fold(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved fold at ``path`` when its key equals ``key``, else None."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if saved.get("key") == key else None
+
+
 def cross_validate(
     make_estimator: Callable[[], Any],
     X: np.ndarray,
@@ -166,6 +198,7 @@ def cross_validate(
     out_dir: str | Path | None = None,
     extra_train: ExtraTrain | None = None,
     progress: bool = True,
+    resume: bool = False,
 ) -> CVResult:
     """Cross-validate ``make_estimator()`` (one fresh estimator per fold) on features ``X``.
 
@@ -179,7 +212,8 @@ def cross_validate(
     training rows (a fold's own validation part is then unused). ``extra_train(train_rows)``
     returns extra ``(X, y)`` training sets for the given training row positions (e.g. their
     augmented copies); they go to ``fit(extra_train=...)`` or, for estimators without that
-    parameter, are appended to the training data.
+    parameter, are appended to the training data. ``resume`` (needs ``out_dir``) reuses the
+    folds an earlier run with the same estimator and clips finished (``fold_<fold>.json``).
     """
     labels = label_set(labels)
     X = np.asarray(X)
@@ -220,20 +254,34 @@ def cross_validate(
         check_fold(table, fold)
         used.append(fold)
         extras = [(np.asarray(xe), names[encode_labels(ye, labels)]) for xe, ye in extra_sets(fold.train)]
-        seconds = _fit(estimator, params, X, emotions, fold, extras, speakers)
-        proba = proba_in_label_order(estimator, X[fold.test], labels)
-        record, frame = _fold_outputs(table, fold, emotions, proba, labels)
-        record.update(
-            n_extra=int(sum(len(xe) for xe, _ in extras)),
-            best_epoch=getattr(estimator, "best_epoch_", None),
-            best_val_uar=getattr(estimator, "best_val_uar_", None),
-            train_seconds=seconds,
-        )
+        n_extra = int(sum(len(xe) for xe, _ in extras))
+        key = _fold_key(table, fold, repr(estimator), n_extra)
+        saved_path = out / f"fold_{_file_safe(fold.name)}.json" if out is not None else None
+        saved = _load_fold(saved_path, key) if resume and saved_path is not None else None
+        if saved is not None:
+            _say(f"fold {fold.name}: reused {saved_path}", progress)
+            record, frame, history = saved["record"], pd.DataFrame(saved["predictions"]), saved["history"]
+        else:
+            seconds = _fit(estimator, params, X, emotions, fold, extras, speakers)
+            proba = proba_in_label_order(estimator, X[fold.test], labels)
+            record, frame = _fold_outputs(table, fold, emotions, proba, labels)
+            record.update(
+                n_extra=n_extra,
+                best_epoch=getattr(estimator, "best_epoch_", None),
+                best_val_uar=getattr(estimator, "best_val_uar_", None),
+                train_seconds=seconds,
+            )
+            history = list(getattr(estimator, "history_", None) or [])
+            if saved_path is not None:
+                _write_json(
+                    saved_path,
+                    {"key": key, "record": record, "predictions": frame.to_dict(orient="list"), "history": history},
+                )
         records.append(record)
         frames.append(frame)
-        histories[fold.name] = list(getattr(estimator, "history_", None) or [])
+        histories[fold.name] = history
         if out is not None:
-            _write_json(out / f"history_{_file_safe(fold.name)}.json", histories[fold.name])
+            _write_json(out / f"history_{_file_safe(fold.name)}.json", history)
         bar.set_postfix(uar=f"{record['uar']:.3f}")
     bar.close()
     if not frames:

@@ -70,6 +70,10 @@ def _json_ready(params: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return kept, dropped
 
 
+#: Trainer settings that do not change what a model learns, left out of its description.
+RUNTIME_ONLY = ("progress", "num_threads", "device", "eval_batch_size", "checkpoint_path", "resume_path")
+
+
 class NeuralClassifier:
     """Fit / predict / save a registered :class:`EmotionNet` on NumPy features.
 
@@ -92,9 +96,12 @@ class NeuralClassifier:
         self.trainer_params = trainer_params
 
     def __repr__(self) -> str:
+        """The model and every setting that changes what it learns (trainer settings that only
+        change where or how visibly it runs, :data:`RUNTIME_ONLY`, are left out)."""
+        trainer = {k: v for k, v in (self.trainer_params or {}).items() if k not in RUNTIME_ONLY}
         return (
             f"NeuralClassifier(model={self.model!r}, labels={self.labels!r}, "
-            f"model_params={self.model_params!r}, trainer_params={self.trainer_params!r})"
+            f"model_params={self.model_params!r}, trainer_params={trainer!r})"
         )
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:

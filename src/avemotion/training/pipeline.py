@@ -160,18 +160,22 @@ def augmented_copies(
     return out
 
 
-def spec_augment_transform(params: dict[str, Any]) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
-    """A trainer ``batch_transform`` applying :func:`spec_augment` to each item of a batch of
-    (..., n_mels, n_frames) spectrograms, seeded from the trainer's generator."""
+class SpecAugmentTransform:
+    """A trainer ``batch_transform`` applying :func:`spec_augment` (with ``params``) to each item
+    of a batch of (..., n_mels, n_frames) spectrograms, seeded from the trainer's generator."""
 
-    def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = dict(params)
+
+    def __repr__(self) -> str:
+        return f"SpecAugmentTransform({self.params!r})"
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=generator.device).item())
         rng = np.random.default_rng(seed)
         batch = x.detach().cpu().numpy()
-        masked = np.stack([spec_augment(item, rng, **params) for item in batch])
+        masked = np.stack([spec_augment(item, rng, **self.params) for item in batch])
         return torch.from_numpy(masked).to(x.device, x.dtype)
-
-    return transform
 
 
 def make_estimator(recipe: dict[str, Any], *, progress: bool = False, num_threads: int | None = None) -> Any:
@@ -186,7 +190,7 @@ def make_estimator(recipe: dict[str, Any], *, progress: bool = False, num_thread
     if num_threads is not None:
         trainer["num_threads"] = num_threads
     if recipe["augmentation"].get("spec_augment"):
-        trainer["batch_transform"] = spec_augment_transform(recipe["augmentation"]["spec_augment"])
+        trainer["batch_transform"] = SpecAugmentTransform(recipe["augmentation"]["spec_augment"])
     return NeuralClassifier(model["name"], recipe["labels"], model["params"], trainer)
 
 
@@ -263,13 +267,15 @@ def cross_validate_recipe(
     copies: int = 1,
     progress: bool = True,
     num_threads: int | None = None,
+    resume: bool = False,
 ) -> tuple[CVResult, dict[str, Any]]:
     """Extract features for every clip with a file of the recipe's modality (audio or video),
     then cross-validate the recipe on ``split`` (a split name, or folds of row positions into
     ``table`` without the rows that have no such file or whose file fails).
 
     With waveform augmentation in the recipe, ``copies`` augmented copies of each *training*
-    clip are added per fold (never of validation or test clips). Returns the CV result and
+    clip are added per fold (never of validation or test clips). ``resume`` reuses the folds an
+    earlier run into ``out_dir`` finished (see :func:`~avemotion.training.crossval.cross_validate`). Returns the CV result and
     timings/failures: ``{"feature_seconds", "augment_seconds", "failures", "without_media",
     "n_clips"}``.
     """
@@ -292,6 +298,7 @@ def cross_validate_recipe(
         out_dir=out_dir,
         extra_train=extra if data.augmented else None,
         progress=progress,
+        resume=resume,
     )
     info = {
         "n_clips": len(data.table),
