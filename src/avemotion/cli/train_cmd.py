@@ -1,4 +1,4 @@
-"""``avemotion train --recipe NAME --data DIR... [--split NAME] --out BUNDLE``.
+"""``avemotion train --recipe NAME --data DIR... [--split NAME] [--fusion METHOD] --out BUNDLE``.
 
 Trains a recipe (a name from ``avemotion train --list`` or a YAML file) on the clips of the
 corpus folders given, and saves the model as a bundle folder that ``avemotion predict --model``
@@ -6,6 +6,10 @@ and ``avemotion evaluate --model`` take. With ``--split`` the recipe is first cr
 speaker-independently on that split, and the metrics and the HTML report go to
 ``BUNDLE/evaluation/``. A recipe runs on the modality it is for; clips without it are left out
 and counted, and files that fail are reported by name at the end.
+
+A system (``avemotion/recipes/systems``) trains its branches and its fusion (``--fusion``
+replaces the system's method) into one recognizer bundle; with ``--split`` the whole system,
+branches and fusion, is trained and scored once per fold.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from ..bundles import save_bundle
 from ..corpora import read_corpus
 from ..errors import AvemotionError
 from ..evaluation.report import report_from_crossval
+from ..fusion.multimodal import FUSIONS
 from ..recipes import list_recipes, load_recipe, recipe_modality
 
 
@@ -37,13 +42,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--data", nargs="+", metavar="DIR", help="corpus folder(s)")
     p.add_argument("--split", help="cross-validate on this split first (e.g. ravdess-si5, speaker5)")
     p.add_argument("--out", type=Path, metavar="BUNDLE", help="bundle folder to write")
+    p.add_argument("--fusion", help="systems: fuse with this method instead of the system's (mean, product, "
+                   "weighted, bel, bel_gd, mobel, mobel_gd, fc, gated, stacked)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle folder")
     p.add_argument("--list", action="store_true", help="list the recipes and exit")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.systems import fit_system, is_system, list_systems, load_system
+    from ..training.systems import is_system, list_systems, load_system
 
     if args.list:
         for name in list_recipes():
@@ -57,20 +64,14 @@ def run(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.overwrite:
         raise AvemotionError(f"{args.out}: already exists (pass --overwrite to replace it)")
     if is_system(args.recipe):
-        if args.split:
-            raise AvemotionError("--split cross-validates one branch recipe: run it per branch "
-                                 "(avemotion train --recipe <branch recipe> --split ...)")
         system = load_system(args.recipe)
-        recognizer, info = fit_system(system, read_corpus(*args.data).table, progress=sys.stderr.isatty())
-        recognizer.save(args.out, overwrite=args.overwrite)
-        for branch, reason in info["skipped"].items():
-            print(f"skipped the {branch} branch: {reason}", file=sys.stderr)
-        trained = ", ".join(f"{b} ({i['n_clips']} clips)" for b, i in info["trained"].items()) or "none"
-        print(f"wrote {args.out}: trained {trained}; fusion {system['fusion']}")
-        failures = [f for i in info["trained"].values() for f in i["failures"]]
-        for failure in failures:
-            print(f"  {failure}", file=sys.stderr)
-        return 1 if failures else 0
+        if args.fusion:
+            if args.fusion not in FUSIONS:
+                raise AvemotionError(f"--fusion {args.fusion}: not one of {', '.join(FUSIONS)}")
+            system["fusion"] = args.fusion
+        return _train_system(args, system)
+    if args.fusion:
+        raise AvemotionError(f"--fusion applies to systems; {args.recipe} is a single-branch recipe")
     recipe = load_recipe(args.recipe)
     kind = {"audio": "audio", "video": "video"}.get(recipe_modality(recipe), "face")
     if kind == "face":
@@ -106,6 +107,53 @@ def _train(args: argparse.Namespace, recipe: dict[str, Any], table: pd.DataFrame
         m = result.metrics
         print(f"{args.split}: UAR {m['mean']['uar']:.3f} +- {m['std']['uar']:.3f}, WAR {m['mean']['war']:.3f}, "
               f"macro-F1 {m['mean']['macro_f1']:.3f}; report: {page}")
+    if failures:
+        print(f"{len(failures)} files failed:", file=sys.stderr)
+        for failure in failures:
+            print(f"  {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _train_system(args: argparse.Namespace, system: dict[str, Any]) -> int:
+    """Train a whole system (cross-validated on ``--split`` first) and save its recognizer."""
+    import numpy as np
+
+    from ..training.crossval import cross_validate
+    from ..training.systems import SystemClassifier, fit_system
+
+    progress = sys.stderr.isatty()
+    table = read_corpus(*args.data).table
+    failures: list[str] = []
+    cv_dir = Path(tempfile.mkdtemp(prefix="avemotion-cv-"))
+    try:
+        if args.split:
+            estimators: list[SystemClassifier] = []
+
+            def make() -> SystemClassifier:
+                estimators.append(SystemClassifier(system, table, progress=progress))
+                return estimators[-1]
+
+            result = cross_validate(make, np.arange(len(table))[:, None], table, split=args.split,
+                                    labels=system["labels"], out_dir=cv_dir, progress=progress)
+            failures += [f for e in estimators for f in getattr(e, "failures_", [])]
+        recognizer, info = fit_system(system, table, progress=progress)
+        recognizer.save(args.out, overwrite=args.overwrite)
+        for branch, reason in info["skipped"].items():
+            print(f"skipped {'the fusion' if branch == 'fusion' else f'the {branch} branch'}: {reason}", file=sys.stderr)
+        trained = ", ".join(f"{b} ({i['n_clips']} clips)" for b, i in info["trained"].items()) or "none"
+        fused = info["fusion"]
+        learned = f" learned on {fused['n_clips']} clips of {len(fused['speakers'])} speakers" if "n_clips" in fused else ""
+        print(f"wrote {args.out}: trained {trained}; fusion {fused['fusion']}{learned}")
+        failures += [f for i in info["trained"].values() for f in i["failures"]]
+        failures += list(fused.get("failures", {}).values())
+        if args.split:
+            page = report_from_crossval(cv_dir, args.out / "evaluation")
+            shutil.copytree(cv_dir, args.out / "evaluation" / "crossval")
+            m = result.metrics
+            print(f"{args.split}: UAR {m['mean']['uar']:.3f} +- {m['std']['uar']:.3f}, WAR {m['mean']['war']:.3f}, "
+                  f"macro-F1 {m['mean']['macro_f1']:.3f}; report: {page}")
+    finally:
+        shutil.rmtree(cv_dir, ignore_errors=True)
     if failures:
         print(f"{len(failures)} files failed:", file=sys.stderr)
         for failure in failures:

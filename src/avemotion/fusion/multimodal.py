@@ -54,7 +54,8 @@ from avemotion.training.estimator import NeuralClassifier, encode_labels, proba_
 FUSIONS = ("mean", "product", "weighted", "bel", "bel_gd", "mobel", "mobel_gd", "fc", "gated", "stacked")
 _NETWORKS = {"bel_gd": "bel", "mobel_gd": "mobel", "fc": "fc_fusion", "gated": "gated_fusion"}
 _FALLBACK = ("bel", "mobel", "stacked")
-_FEATURE_LEVEL = ("mobel", "mobel_gd", "fc", "gated")
+#: Fusions that read the modalities' embeddings (the others read branch probabilities).
+FEATURE_LEVEL = ("mobel", "mobel_gd", "fc", "gated")
 _DEFAULT_TRAINER = {"epochs": 200, "batch_size": 32, "lr": 1e-3, "weight_decay": 1e-4, "patience": 20, "seed": 0}
 FORMAT = "avemotion-multimodal/1"
 
@@ -298,7 +299,7 @@ class MultimodalClassifier:
         }
         for name, head in self.heads_.items():
             head.save(folder / "branches" / name)
-        for name, (scaler, pca) in self.embedders_.items() if self.fusion in _FEATURE_LEVEL else ():
+        for name, (scaler, pca) in self.embedders_.items() if self.fusion in FEATURE_LEVEL else ():
             arrays = {"mean": scaler.mean_, "scale": scaler.scale_}
             if pca is not None:
                 arrays.update(components=pca.components_, pca_mean=pca.mean_)

@@ -11,9 +11,17 @@ is found, an audio file or an image uses what is there, and :attr:`Prediction.us
 model's labels (the basic seven, no calm) are put on the recognizer's label set by
 :func:`avemotion.fusion.map_proba` (calm <- neutral) before fusing.
 
+A recognizer fuses its branches with a fixed rule (``product``, ``mean``, optionally weighted)
+or with a learned fuser: a fitted :class:`~avemotion.fusion.multimodal.MultimodalClassifier`
+whose modalities are the branches' outputs, their class probabilities (decision level:
+``weighted``, ``bel``, ``bel_gd``, ``stacked``) or their penultimate embeddings (feature level:
+``mobel``, ``mobel_gd``, ``fc``, ``gated``); :func:`~avemotion.training.systems.fit_system`
+trains one on speakers the branches never saw.
+
 A recognizer bundle (kind ``recognizer``) is a folder with ``bundle.json`` naming its parts:
 ``audio`` and ``face`` are sub-folders holding complete bundles (or, in the shipped ``default``,
-the names of shipped bundles), plus the fusion rule and label set.
+the names of shipped bundles), plus the fusion rule and label set, and ``fuser/`` when the
+fusion is learned.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from avemotion.corpora.labels import label_set
 from avemotion.corpora.table import IMAGE_EXTENSIONS
 from avemotion.errors import AvemotionError, NoFaceError, SilentAudioError
 from avemotion.fusion.labels import map_proba
+from avemotion.fusion.multimodal import FEATURE_LEVEL, FUSIONS, MultimodalClassifier
 from avemotion.fusion.rules import RULES
 from avemotion.media.decode import Frames, load_audio, load_clip, probe
 from avemotion.prediction.audio import AudioEmotionModel
@@ -49,6 +58,23 @@ from avemotion.visual.faces import FaceDetector, HaarDetector, crops_of_frames
 
 #: Model class of each recognizer part.
 PART_MODELS = {"audio": AudioEmotionModel, "face": FaceExpressionModel, "video": VideoEmotionModel}
+#: Fusion methods a recognizer learns (a fitted fuser) rather than applies as a fixed rule.
+LEARNED_FUSIONS = tuple(f for f in FUSIONS if f not in RULES)
+
+
+@dataclass
+class BranchOutput:
+    """One branch's result for a clip: ``proba`` (n_labels,) over ``labels`` and, when a
+    feature-level fuser needs it, the model's penultimate ``embedding`` (D,)."""
+
+    proba: np.ndarray
+    labels: Sequence[str]
+    embedding: np.ndarray | None = None
+
+
+def fuser_inputs(fusion: str) -> str:
+    """What a learned fuser reads from each branch: ``"embedding"`` (feature level) or ``"proba"``."""
+    return "embedding" if fusion in FEATURE_LEVEL else "proba"
 
 
 @dataclass
@@ -105,8 +131,9 @@ class Prediction:
 
 
 class Recognizer:
-    """Audio model + face model + a late-fusion rule (``"product"`` or ``"mean"``, optionally
-    weighted: ``weights={"audio": 0.6, "face": 0.4}``).
+    """Audio model + face model (+ video model) + a late-fusion rule (``"product"`` or ``"mean"``,
+    optionally weighted: ``weights={"audio": 0.6, "face": 0.4}``) or a learned ``fuser`` (with
+    ``fusion`` one of :data:`LEARNED_FUSIONS`; its modalities are named after the parts).
 
     Either model may be ``None`` (an audio-only or face-only recognizer). A clip's face is
     analysed on ``max(n_frames, duration * frames_per_second)`` evenly spaced frames (a
@@ -129,11 +156,21 @@ class Recognizer:
         detector: FaceDetector | None = None,
         detect_every: int = 4,
         name: str = "custom",
+        fuser: MultimodalClassifier | None = None,
     ) -> None:
         if audio is None and face is None and video is None:
             raise ValueError("a recognizer needs an audio, a face or a video model")
-        if fusion not in RULES:
-            raise ValueError(f"fusion must be one of {', '.join(RULES)}, got {fusion!r}")
+        if fusion in LEARNED_FUSIONS:
+            if fuser is None or fuser.fusion != fusion:
+                raise ValueError(f"fusion {fusion!r} is learned: it needs a fitted fuser of that method")
+            present = {p for p, m in (("audio", audio), ("face", face), ("video", video)) if m is not None}
+            if not set(fuser.names) <= present:
+                raise ValueError(f"the fuser reads {', '.join(fuser.names)} but the recognizer has {', '.join(sorted(present))}")
+        elif fusion not in RULES:
+            raise ValueError(f"fusion must be one of {', '.join((*RULES, *LEARNED_FUSIONS))}, got {fusion!r}")
+        elif fuser is not None:
+            raise ValueError(f"a fuser needs a learned fusion ({', '.join(LEARNED_FUSIONS)}), not {fusion!r}")
+        self.fuser = fuser
         self.audio, self.face, self.video = audio, face, video
         self.labels = label_set(labels)
         self.fusion = fusion
@@ -167,9 +204,10 @@ class Recognizer:
             if ref is not None:
                 local = folder / ref
                 parts[part] = model.load(local if (local / BUNDLE_FILE).is_file() else ref)
+        fuser = MultimodalClassifier.load(folder / "fuser") if config["fusion"] in LEARNED_FUSIONS else None
         return cls(
             parts.get("audio"), parts.get("face"), video=parts.get("video"), labels=config["labels"], fusion=config["fusion"],
-            weights=config.get("weights"), n_frames=config.get("n_frames", 12), name=config["name"],
+            weights=config.get("weights"), n_frames=config.get("n_frames", 12), name=config["name"], fuser=fuser,
         )
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -187,6 +225,8 @@ class Recognizer:
                     save_bundle(tmp / part, model.bundle.estimator, name=c["name"], kind=c["kind"],
                                 recipe=c["recipe"], trained_on=c["trained_on"])
                 parts[part] = part
+            if self.fuser is not None:
+                self.fuser.save(tmp / "fuser")
             config = {
                 "format": FORMAT, "name": Path(path).name, "kind": "recognizer", "labels": list(self.labels),
                 "parts": parts, "fusion": self.fusion, "weights": self.weights, "n_frames": self.n_frames,
@@ -223,20 +263,26 @@ class Recognizer:
 
     # --- one clip ------------------------------------------------------------------------
 
-    def _audio_proba(self, signal: np.ndarray, source: str, timings: dict[str, float]) -> np.ndarray:
-        """The audio model's probabilities for ``signal``; stage seconds added to ``timings``.
+    @property
+    def _wants_embeddings(self) -> bool:
+        return self.fuser is not None and fuser_inputs(self.fusion) == "embedding"
+
+    def _audio_output(self, signal: np.ndarray, source: str, timings: dict[str, float], embed: bool) -> BranchOutput:
+        """The audio model's output for ``signal``; stage seconds added to ``timings``.
         Raises SilentAudioError."""
         assert self.audio is not None
         tic = time.perf_counter()
         check_not_silent(signal, source)
-        features = self.audio.features(signal)
+        features = self.audio.features(signal)[None]
         mid = time.perf_counter()
-        proba = self.audio.bundle.predict_proba(features[None])[0]
+        out = BranchOutput(self.audio.bundle.predict_proba(features)[0], self.audio.labels)
+        if embed:
+            out.embedding = np.asarray(self.audio.bundle.estimator.embed(features), dtype=np.float64)[0]
         timings.update(audio_features=mid - tic, audio_model=time.perf_counter() - mid)
-        return proba
+        return out
 
-    def _face_proba(self, frames: Frames, source: str, timings: dict[str, float]) -> np.ndarray:
-        """The face model's probabilities averaged over the tracked face's crops of ``frames``;
+    def _face_output(self, frames: Frames, source: str, timings: dict[str, float], embed: bool) -> BranchOutput:
+        """The face model's output averaged over the tracked face's crops of ``frames``;
         stage seconds added to ``timings``. Raises NoFaceError."""
         assert self.face is not None
         tic = time.perf_counter()
@@ -245,40 +291,75 @@ class Recognizer:
             frames, source, detector=self.detector, size=size, gray=True, detect_every=self.detect_every
         ).crops[..., 0]
         mid = time.perf_counter()
-        proba = self.face.proba_of_crops(crops).mean(axis=0)
+        out = BranchOutput(self.face.proba_of_crops(crops).mean(axis=0), self.face.labels)
+        if embed:
+            out.embedding = self.face.embed_crops(crops).mean(axis=0).astype(np.float64)
         timings.update(face_detection=mid - tic, face_model=time.perf_counter() - mid)
-        return proba
+        return out
 
     def _branches(
         self, source: str, frames: Frames | None, signal: np.ndarray | None, skipped: dict[str, str],
-        timings: dict[str, float],
-    ) -> dict[str, tuple[np.ndarray, Sequence[str]]]:
-        """The audio and face models' probabilities where their input is there; a silent signal
-        or no face found goes into ``skipped`` instead."""
-        parts: dict[str, tuple[np.ndarray, Sequence[str]]] = {}
+        timings: dict[str, float], embed: bool | None = None,
+    ) -> dict[str, BranchOutput]:
+        """The audio and face models' outputs where their input is there (with embeddings when
+        ``embed``, default: when the fuser reads them); a silent signal or no face found goes
+        into ``skipped`` instead."""
+        embed = self._wants_embeddings if embed is None else embed
+        parts: dict[str, BranchOutput] = {}
         if signal is not None and self.audio is not None:
             try:
-                parts["audio"] = (self._audio_proba(signal, source, timings), self.audio.labels)
+                parts["audio"] = self._audio_output(signal, source, timings, embed)
             except SilentAudioError:
                 skipped["audio"] = "silent audio"
         if frames is not None and self.face is not None:
             try:
-                parts["face"] = (self._face_proba(frames, source, timings), self.face.labels)
+                parts["face"] = self._face_output(frames, source, timings, embed)
             except NoFaceError:
                 skipped["face"] = "no face found"
         return parts
 
-    def _fuse(self, source: str, parts: dict[str, tuple[np.ndarray, Sequence[str]]], skipped: dict[str, str],
+    def _fused_proba(self, parts: dict[str, BranchOutput]) -> np.ndarray:
+        """(n_labels,) fused probabilities over :attr:`labels` of the branches' outputs."""
+        if self.fuser is None:
+            names = list(parts)
+            mapped = [map_proba(o.proba[None], o.labels, self.labels) for o in parts.values()]
+            weights = None if self.weights is None else [self.weights[m] for m in names]
+            return RULES[self.fusion](mapped, weights)[0]
+        blocks = []
+        for name, dim in self.fuser.modalities:
+            out = parts.get(name)
+            value = None if out is None else out.embedding if self._wants_embeddings else out.proba
+            blocks.append(np.full(dim, np.nan) if value is None else np.asarray(value, dtype=np.float64))
+        fused = self.fuser.predict_proba(np.concatenate(blocks)[None])
+        return map_proba(fused, self.fuser.classes_, self.labels)[0]
+
+    def _fuse(self, source: str, parts: dict[str, BranchOutput], skipped: dict[str, str],
               start: float | None = None, end: float | None = None) -> Prediction:
         if not parts:
             reasons = "; ".join(f"{m}: {r}" for m, r in skipped.items())
             raise AvemotionError(f"{source}: nothing to recognise ({reasons})")
-        names = list(parts)
-        mapped = [map_proba(p[None], labels, self.labels) for p, labels in parts.values()]
-        weights = None if self.weights is None else [self.weights[m] for m in names]
-        fused = RULES[self.fusion](mapped, weights)[0]
-        own = {m: {label: float(v) for label, v in zip(labels, p)} for m, (p, labels) in parts.items()}
-        return Prediction.from_fused(source, self.labels, fused, own, skipped, start, end)
+        own = {m: {label: float(v) for label, v in zip(o.labels, o.proba)} for m, o in parts.items()}
+        return Prediction.from_fused(source, self.labels, self._fused_proba(parts), own, skipped, start, end)
+
+    def branch_outputs(
+        self, path: str | os.PathLike[str], *, embed: bool = False
+    ) -> tuple[dict[str, BranchOutput], dict[str, str]]:
+        """Each usable branch's output for the clip at ``path`` (with embeddings when ``embed``)
+        and modality -> why the others were skipped. Raises the media errors naming the file."""
+        source = os.fspath(path)
+        frames, signal, skipped, _ = self._decode(source)
+        parts = self._branches(source, frames, signal, skipped, {}, embed)
+        if self.video is not None and "video" not in skipped:
+            try:
+                parts["video"] = self._video_output(source, embed)
+            except NoFaceError:
+                skipped["video"] = "no face found"
+        return parts, skipped
+
+    def _video_output(self, source: str, embed: bool) -> BranchOutput:
+        assert self.video is not None
+        proba, embedding = self.video.outputs(source, embed=embed)
+        return BranchOutput(proba, self.video.labels, embedding)
 
     def parts(self) -> dict[str, Any]:
         """The recognizer's models by modality (``audio``, ``face``, ``video``), None where absent."""
@@ -330,7 +411,7 @@ class Recognizer:
         if self.video is not None and "video" not in skipped:
             tic = time.perf_counter()
             try:
-                parts["video"] = (self.video.proba_of_path(source), self.video.labels)
+                parts["video"] = self._video_output(source, self._wants_embeddings)
             except NoFaceError:
                 skipped["video"] = "no face found"
             timings["video_model"] = time.perf_counter() - tic

@@ -30,7 +30,15 @@ class VideoEmotionModel:
 
     def proba_of_path(self, path: str | os.PathLike[str]) -> np.ndarray:
         """(n_labels,) probabilities for the video at ``path``; raises NoFaceError and the media errors."""
-        return self.bundle.predict_proba(file_features(os.fspath(path), self.bundle.recipe)[None])[0]
+        return self.outputs(path)[0]
+
+    def outputs(self, path: str | os.PathLike[str], *, embed: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """(n_labels,) probabilities for the video at ``path`` and, when ``embed``, the
+        network's penultimate embedding (D,) (else None); raises NoFaceError and the media errors."""
+        x = file_features(os.fspath(path), self.bundle.recipe)[None]
+        proba = self.bundle.predict_proba(x)[0]
+        embedding = np.asarray(self.bundle.estimator.embed(x), dtype=np.float64)[0] if embed else None
+        return proba, embedding
 
     def predict_proba(self, path: str | os.PathLike[str]) -> dict[str, float]:
         return dict(zip(self.labels, map(float, self.proba_of_path(path))))
