@@ -26,6 +26,7 @@ AUDIO_MODELS = {
     "gru": ((180,), "audio_gru_seed001"),
     "cnn1d": ((22, 40), "audio_cnn1d_seed002"),
     "lstm": ((282, 20), "audio_lstm_seed004"),
+    "alexnet_mfcc": ((282, 20), "audio_cnn_seed004"),
     "avemotion_audio": ((12, 96, 32), "audio_avemotion"),
 }
 #: The value shape of each recipe extractor for one clip (``None``: any number of frames).
@@ -81,7 +82,7 @@ def test_deterministic_given_the_seed(name: str) -> None:
 
 def test_embedding_sizes_and_registry() -> None:
     sizes = {name: _model(name).embedding_dim for name in AUDIO_MODELS}
-    assert sizes == {"crnn": 256, "gru": 256, "cnn1d": 512, "lstm": 128, "avemotion_audio": 256}
+    assert sizes == {"crnn": 256, "gru": 256, "cnn1d": 512, "lstm": 128, "alexnet_mfcc": 512, "avemotion_audio": 256}
     assert set(AUDIO_MODELS) <= set(MODELS)
     assert sum(p.numel() for p in _model("avemotion_audio").parameters()) < 1_000_000
 
@@ -94,6 +95,16 @@ def test_lstm_reads_up_to_the_last_real_frame() -> None:
         assert torch.allclose(model.embed(x), model.embed(padded), atol=1e-5)
         literal = _model("lstm", ignore_padding=False).eval()
         assert not torch.allclose(literal.embed(x), literal.embed(padded), atol=1e-3)
+
+
+def test_alexnet_mfcc_pads_short_inputs_as_the_extractor_does() -> None:
+    model = _model("alexnet_mfcc").eval()
+    x = torch.randn(2, 50, 20)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model(torch.cat([x, torch.zeros(2, 232, 20)], dim=1)))
+    for shape in ((2, 283, 20), (2, 282, 13), (2, 20, 282, 1)):
+        with pytest.raises(ValueError, match="alexnet_mfcc expects"):
+            model(torch.randn(*shape))
 
 
 def test_cnn1d_pools_over_the_clip_not_the_padding() -> None:

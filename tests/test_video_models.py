@@ -1,4 +1,4 @@
-"""The seeds' video networks (c3d, cnn2d_frames, cnn_lstm), the face_sequence extractor and
+"""The seeds' video networks (c3d, cnn2d_frames, cnn_lstm, alexnet_frames), the face_sequence extractor and
 video recipes through the training pipeline, on synthetic tensors and the real RAVDESS videos."""
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ VIDEO_MODELS: dict[str, tuple[str, tuple[int, ...], int, dict[str, Any]]] = {
     ),
     "cnn2d_frames": ("video_cnn2d_seed002", (22, 48, 48, 1), 64, {}),
     "cnn_lstm": ("video_cnn_lstm_seed004", (10, 64, 64, 1), 256, {}),
+    "alexnet_frames": ("video_alexnet_seed004", (10, 224, 224, 3), 512, {}),
 }
 
 
@@ -72,6 +73,18 @@ def test_temporal_pooling_of_the_frame_cnn() -> None:
     assert concat.dense[0][1].in_features == 4 * 64 * 12 * 12
     with pytest.raises(ValueError, match="expects 4 frames"):
         concat(_pixels((1, 5, 48, 48, 1)))
+
+
+def test_alexnet_frames_averages_the_frames() -> None:
+    model = build_model("alexnet_frames", 7, height=112, width=112, strides=[2, 1, 1, 1, 1]).eval()
+    assert model.cnn(torch.zeros(1, 3, 112, 112)).shape == (1, 64 * 6 * 6)  # AlexNet's 6x6 maps
+    x = _pixels((2, 3, 112, 112, 3))
+    with torch.no_grad():
+        frames = model.frame_logits(x)
+        assert frames.shape == (2, 3, 7)
+        torch.testing.assert_close(model(x), frames.mean(dim=1))
+        torch.testing.assert_close(model(x.flip(1)), model(x))  # the frames' order does not count
+        assert model(x[:, :2]).shape == (2, 7)  # any frame count
 
 
 def test_recipe_validation_of_video_features() -> None:

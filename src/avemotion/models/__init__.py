@@ -2,7 +2,8 @@
 classifier heads on fixed embeddings in :data:`HEADS` (scikit-learn estimators).
 
 Importing this package imports the model modules, so that each registers itself:
-:mod:`.audio` (``crnn``, ``gru``, ``cnn1d``, ``lstm``, ``avemotion_audio``), :mod:`.fusion`
+:mod:`.audio` (``crnn``, ``gru``, ``cnn1d``, ``lstm``, ``alexnet_mfcc``, ``avemotion_audio``),
+:mod:`.video` (``c3d``, ``cnn2d_frames``, ``cnn_lstm``, ``alexnet_frames``), :mod:`.fusion`
 (``fc_fusion``, ``bel``, ``mobel``, ``gated_fusion``) and :mod:`.linear` (``logistic``).
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from . import audio, fusion
 from . import visual  # noqa: F401  (registers fer_cnn)
-from . import video  # noqa: F401  (registers c3d, cnn2d_frames, cnn_lstm)
+from . import video  # noqa: F401  (registers c3d, cnn2d_frames, cnn_lstm, alexnet_frames)
 from .base import MODELS, EmotionNet, build_model, register
 from .linear import LogisticHead
 

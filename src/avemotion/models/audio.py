@@ -7,6 +7,7 @@ name                   input                          extractor        seed     
 ``gru``                (B, 180) or (B, T, F)          seed001          001       256
 ``cnn1d``              (B, 22, T)                     seed002          002       512
 ``lstm``               (B, 282, 20)                   mfcc_sequence    004       128
+``alexnet_mfcc``       (B, 282, 20)                   mfcc_sequence    004       512
 ``avemotion_audio``    (B, 12, 96, 32) or (B, 96, T)  logmel_segments  ours      256
 =====================  =============================  ===============  ========  =========
 
@@ -34,6 +35,7 @@ from .base import EmotionNet, register
 __all__ = [
     "CNN1D",
     "CRNN",
+    "AlexNetMFCC",
     "AttentiveStatsPool",
     "AvemotionAudio",
     "GRUNet",
@@ -41,6 +43,7 @@ __all__ = [
     "LSTMNet",
     "RecurrentNet",
     "ResidualBlock",
+    "alexnet_features",
     "conv_block",
     "dense_block",
     "valid_lengths",
@@ -88,6 +91,39 @@ def dense_block(in_features: int, out_features: int, dropout: float = 0.0) -> nn
     layers: list[nn.Module] = [nn.Linear(in_features, out_features), nn.ReLU(), nn.BatchNorm1d(out_features)]
     if dropout:
         layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+def alexnet_features(
+    in_channels: int,
+    filters: Sequence[int],
+    kernel_sizes: Sequence[int],
+    strides: Sequence[int],
+    *,
+    pool_after: Sequence[int] = (0, 1, 4),
+    pool_size: int = 3,
+    pool_stride: int = 2,
+    batch_norm: bool = True,
+) -> nn.Sequential:
+    """AlexNet's "features" layers: 2D convolutions, each followed by ReLU and (``batch_norm``)
+    batch norm, the convolutions numbered in ``pool_after`` (0-based) by an overlapping max pooling.
+
+    AlexNet has five convolutions (64, 192, 384, 256, 256 filters; kernels 11, 5, 3, 3, 3;
+    strides 4, 1, 1, 1, 1) and a max pooling of 3, stride 2 after the 1st, 2nd and 5th. A
+    convolution of kernel k and stride s is padded by (k - s) // 2 ("same" for odd k and s = 1;
+    3 for torchvision's k = 11, s = 4, padded by 2 there, with the same 55x55 output for a 224
+    input); the pooling rounds up (``ceil_mode``: 55 -> 27 -> 13 -> 6 as in AlexNet, and no
+    input row is dropped). Batch norm replaces AlexNet's local response normalisation.
+    """
+    if not len(filters) == len(kernel_sizes) == len(strides):
+        raise ValueError("filters, kernel_sizes and strides need one entry per convolution")
+    layers: list[nn.Module] = []
+    for index, ((i, o), k, s) in enumerate(zip(pairwise([in_channels, *filters]), kernel_sizes, strides, strict=True)):
+        layers += [nn.Conv2d(i, o, k, stride=s, padding=(k - s) // 2), nn.ReLU()]
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(o))
+        if index in pool_after:
+            layers.append(nn.MaxPool2d(pool_size, stride=pool_stride, ceil_mode=True))
     return nn.Sequential(*layers)
 
 
@@ -312,6 +348,68 @@ class LSTMNet(RecurrentNet):
         super().__init__(
             n_classes, nn.LSTM, n_features, hidden_sizes, ignore_padding=ignore_padding, dropout=dropout
         )
+
+
+# --- seed 004: AlexNet-style CNN on the MFCC image ---------------------------------------
+
+
+@register("alexnet_mfcc")
+class AlexNetMFCC(EmotionNet):
+    """Seed 004's audio CNN, "Similar to the AlexNet", on its zero-padded MFCCs of (20, 282).
+
+    Input: the ``mfcc_sequence`` extractor's ``(B, 282, 20)`` (frames, coefficients), read as a
+    one-channel image of 20 coefficients x 282 frames, the seed's "(20,282)"; shorter inputs are
+    zero-padded to ``max_frames`` as the extractor pads, longer ones raise. The seed says no
+    more than "similar to the AlexNet"; here AlexNet's layout is scaled to that input
+    (:func:`alexnet_features`): five convolutions of ``filters`` (32, 64, 96, 96, 64) with
+    kernels 5, 3, 3, 3, 3 and stride 1 (AlexNet's 11 of stride 4 would leave 5 of the 20
+    coefficient rows), ReLU and batch norm, max pooling of 3, stride 2 after the 1st, 2nd and
+    5th (20 x 282 -> 10 x 141 -> 5 x 70 -> 2 x 35), flattened, then AlexNet's classifier scaled
+    down: dropout, dense layer, dropout, dense layer (``fc_units``, 512 and 512, each ReLU and
+    batch norm); the last one's output is the embedding. Each MFCC coefficient is standardised
+    over the clips' real frames (:class:`InputNorm`; padded frames stay zero). About 2.8 M
+    parameters, 2.3 M of them in the first dense layer.
+    """
+
+    def __init__(
+        self,
+        n_classes: int,
+        n_mfcc: int = 20,
+        max_frames: int = 282,
+        filters: Sequence[int] = (32, 64, 96, 96, 64),
+        kernel_sizes: Sequence[int] = (5, 3, 3, 3, 3),
+        strides: Sequence[int] = (1, 1, 1, 1, 1),
+        pool_size: int = 3,
+        pool_stride: int = 2,
+        batch_norm: bool = True,
+        fc_units: Sequence[int] = (512, 512),
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        if not fc_units:
+            raise ValueError("fc_units needs at least one dense layer (the embedding)")
+        self.n_mfcc, self.max_frames = n_mfcc, max_frames
+        self.norm = InputNorm(n_mfcc)
+        self.cnn = nn.Sequential(
+            alexnet_features(
+                1, filters, kernel_sizes, strides, pool_size=pool_size, pool_stride=pool_stride, batch_norm=batch_norm
+            ),
+            nn.Flatten(),
+        )
+        widths = [_output_shape(self.cnn, (1, 1, n_mfcc, max_frames))[1], *fc_units]
+        self.fc = nn.Sequential(*(nn.Sequential(nn.Dropout(dropout), dense_block(i, o)) for i, o in pairwise(widths)))
+        self.embedding_dim, self.n_classes = widths[-1], n_classes
+        self.head = nn.Linear(self.embedding_dim, n_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T <= max_frames, n_mfcc)`` -> ``(B, embedding_dim)``."""
+        if x.dim() != 3 or x.shape[2] != self.n_mfcc or x.shape[1] > self.max_frames:
+            raise ValueError(
+                f"alexnet_mfcc expects (B, frames <= {self.max_frames}, {self.n_mfcc}), got shape {tuple(x.shape)}"
+            )
+        x = self.norm(x, -1, valid_lengths(x))
+        x = nn.functional.pad(x, (0, 0, 0, self.max_frames - x.shape[1]))
+        return self.fc(self.cnn(x.transpose(1, 2).unsqueeze(1)))
 
 
 # --- seed 002: 1D CNN --------------------------------------------------------------------

@@ -1,12 +1,13 @@
 """The video networks of the seeds, on sequences of face crops.
 
-================  ========================  ==================================  ========  =========
-name              input (B, T, H, W, C)     extractor (``face_sequence``)       seed      embedding
-================  ========================  ==================================  ========  =========
-``c3d``           (B, 12, 100, 96, 3)       n 12, size seed003 (RGB)            003       256
-``cnn2d_frames``  (B, 22, 48, 48, 1)        n 22, size seed002 (gray)           002       64
-``cnn_lstm``      (B, 10, 64, 64, 1)        n 10, size [64, 64], gray           004, 001  256
-================  ========================  ==================================  ========  =========
+==================  ========================  ==================================  ========  =========
+name                input (B, T, H, W, C)     extractor (``face_sequence``)       seed      embedding
+==================  ========================  ==================================  ========  =========
+``c3d``             (B, 12, 100, 96, 3)       n 12, size seed003 (RGB)            003       256
+``cnn2d_frames``    (B, 22, 48, 48, 1)        n 22, size seed002 (gray)           002       64
+``cnn_lstm``        (B, 10, 64, 64, 1)        n 10, size [64, 64], gray           004, 001  256
+``alexnet_frames``  (B, 10, 224, 224, 3)      n 10, size imagenet (RGB)           004       512
+==================  ========================  ==================================  ========  =========
 
 Every network takes a float batch ``(B, T, H, W, C)``: T frames of H x W pixels with C
 channels (3: RGB, 1: gray), values 0..255 as the extractor stores them (any float dtype; the
@@ -25,10 +26,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .audio import _output_shape, dense_block
+from .audio import _output_shape, alexnet_features, dense_block
 from .base import EmotionNet, register
 
-__all__ = ["C3D", "CNNLSTM", "FrameCNN2D", "conv_stage", "standardise_clips"]
+__all__ = ["C3D", "CNNLSTM", "AlexNetFrames", "FrameCNN2D", "conv_stage", "standardise_clips"]
 
 
 def standardise_clips(x: torch.Tensor, channels: int, name: str) -> torch.Tensor:
@@ -250,3 +251,78 @@ class CNNLSTM(EmotionNet):
         frames = self.frame_dense(self.cnn(clips.transpose(1, 2).reshape(b * t, c, h, w)))
         _, (state, _) = self.lstm(frames.reshape(b, t, -1))
         return self.fc(state[-1])
+
+
+# --- seed 004: AlexNet per frame, predictions averaged over the frames --------------------
+
+
+@register("alexnet_frames")
+class AlexNetFrames(EmotionNet):
+    """Seed 004's visual network: an AlexNet on each face crop, the frames' predictions averaged.
+
+    Seed 004 crops the face from one frame in ten of each video, resizes it to 224x224 ("the
+    input size for Alexnet"), fine-tunes an ImageNet AlexNet (five convolutions, three of them
+    followed by max pooling; dense layers of 4096, 4096 and a last one changed to 7 classes) on
+    the single frames and, in its "MultipleInput" model, averages the frames' class
+    probabilities into the clip's. Here the AlexNet layout is trained from scratch and scaled
+    down (:func:`alexnet_features`): ``filters`` (32, 64, 96, 96, 64 for AlexNet's 64, 192,
+    384, 256, 256), kernels 11, 5, 3, 3, 3, the first convolution's stride ``strides[0]`` (4 in
+    AlexNet for 224 pixels; 2 gives the same 55x55 maps for 112), ReLU, batch norm (ours),
+    max pooling of 3, stride 2 after the 1st, 2nd and 5th (6x6 maps for either), flattened, then
+    dropout, dense layer, dropout, dense layer (``fc_units``, 512 and 512 for AlexNet's 4096,
+    each ReLU and batch norm) per frame. The embedding is the mean over the frames of that last
+    dense layer's output; the clip's logits are the mean of the frames' logits, the head being
+    linear (the head applied to the mean embedding; :meth:`frame_logits` gives each frame's).
+    The seed averaged softmax probabilities instead. Input ``(B, T, height, width, in_channels)``,
+    any T, standardised per clip (:func:`standardise_clips`).
+    """
+
+    def __init__(
+        self,
+        n_classes: int,
+        height: int = 224,
+        width: int = 224,
+        in_channels: int = 3,
+        filters: Sequence[int] = (32, 64, 96, 96, 64),
+        kernel_sizes: Sequence[int] = (11, 5, 3, 3, 3),
+        strides: Sequence[int] = (4, 1, 1, 1, 1),
+        pool_size: int = 3,
+        pool_stride: int = 2,
+        batch_norm: bool = True,
+        fc_units: Sequence[int] = (512, 512),
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        if not fc_units:
+            raise ValueError("fc_units needs at least one dense layer (the embedding)")
+        self.in_channels = in_channels
+        self.cnn = nn.Sequential(
+            alexnet_features(
+                in_channels,
+                filters,
+                kernel_sizes,
+                strides,
+                pool_size=pool_size,
+                pool_stride=pool_stride,
+                batch_norm=batch_norm,
+            ),
+            nn.Flatten(),
+        )
+        widths = [_output_shape(self.cnn, (1, in_channels, height, width))[1], *fc_units]
+        self.fc = nn.Sequential(*(nn.Sequential(nn.Dropout(dropout), dense_block(i, o)) for i, o in pairwise(widths)))
+        self.embedding_dim, self.n_classes = widths[-1], n_classes
+        self.head = nn.Linear(self.embedding_dim, n_classes)
+
+    def frame_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, height, width, in_channels)`` -> each frame's embedding ``(B, T, embedding_dim)``."""
+        clips = standardise_clips(x, self.in_channels, "alexnet_frames")
+        b, c, t, h, w = clips.shape
+        return self.fc(self.cnn(clips.transpose(1, 2).reshape(b * t, c, h, w))).reshape(b, t, -1)
+
+    def frame_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Each frame's logits ``(B, T, n_classes)``; their mean over T is :meth:`forward`'s."""
+        return self.head(self.frame_embeddings(x))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, height, width, in_channels)`` -> ``(B, embedding_dim)``, the mean frame embedding."""
+        return self.frame_embeddings(x).mean(dim=1)
