@@ -1,14 +1,17 @@
 """Print the README's benchmark tables (Markdown) from the JSON results in benchmarks/results/.
 
-    python benchmarks/report.py
+    python benchmarks/report.py            # print them
+    python benchmarks/report.py --write    # replace them in README.md, between their markers
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+README = RESULTS.parents[1] / "README.md"
 
 
 def pct(mean: float, std: float | None = None) -> str:
@@ -130,9 +133,25 @@ def speed() -> str:
     return "\n".join(lines) if lines else "(no speed results yet: run benchmarks/predict_speed.py)"
 
 
+TABLES = {"ravdess-audio-table": ravdess_audio, "ravdess-av-table": ravdess_av, "speed-table": speed}
+
+
+def write_readme(path: Path = README) -> None:
+    """Replace each table between ``<!-- name -->`` and ``<!-- /name -->`` in ``path``."""
+    text = path.read_text()
+    for name, table in TABLES.items():
+        start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+        if start not in text or end not in text:
+            raise SystemExit(f"{path}: no {start} ... {end} markers")
+        head, rest = text.split(start, 1)
+        text = head + start + "\n" + table() + "\n" + end + rest.split(end, 1)[1]
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 if __name__ == "__main__":
-    print(ravdess_audio())
-    print()
-    print(ravdess_av())
-    print()
-    print(speed())
+    if "--write" in sys.argv[1:]:
+        write_readme()
+    else:
+        print("\n\n".join(table() for table in TABLES.values()))

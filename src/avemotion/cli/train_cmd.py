@@ -56,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
         for name in list_recipes():
             print(f"{name:24s} {load_recipe(name)['model']['name']}")
         for name in list_systems():
-            branches = load_system(name)["branches"]
-            print(f"{name:24s} system: " + " + ".join(f"{b} {next(iter(v.values()))}" for b, v in branches.items()))
+            system = load_system(name)
+            branches = " + ".join(f"{b} {next(iter(v.values()))}" for b, v in system["branches"].items())
+            print(f"{name:24s} system: {branches}; fusion {system['fusion']}")
         return 0
     if not (args.recipe and args.data and args.out):
         raise AvemotionError("train needs --recipe, --data and --out (or --list)")
