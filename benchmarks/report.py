@@ -52,7 +52,7 @@ def ravdess_audio() -> str:
 
 FUSION_NAMES = {
     "audio": "audio branch alone (Whisper features, logistic)",
-    "au": "AU branch alone (35 AU means, logistic)",
+    "au": "AU branch alone (35 AU means, logistic + 200 extremely randomised trees)",
     "mean": "late fusion, mean (seed 002)",
     "weighted": "late fusion, weighted mean, weights fitted (seed 004)",
     "product": "late fusion, product rule (seed 003)",

@@ -30,7 +30,7 @@ from avemotion.training.pipeline import recipe_features, stack
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("AVEMOTION_SHARED", REPO.parent / "shared")) / "data" / "ravdess"
 sys.path.insert(0, str(REPO / "benchmarks"))
-from ravdess_av import CS  # noqa: E402  (the benchmark's branch C grid)
+from ravdess_av import CS, TREES  # noqa: E402  (the benchmark's branch C grid and AU forest)
 
 
 def main() -> int:
@@ -49,7 +49,7 @@ def main() -> int:
     audio = stack(feats)
     X = np.concatenate([audio, table[columns].to_numpy(dtype=np.float64)], axis=1)
     model = MultimodalClassifier(
-        [("audio", audio.shape[1]), ("au", len(columns))], labels="ravdess8", fusion=args.fusion, Cs=CS
+        [("audio", audio.shape[1]), ("au", len(columns))], labels="ravdess8", fusion=args.fusion, Cs=CS, trees=TREES
     )
     with threadpool_limits(1):
         model.fit(X, table["emotion"].to_numpy(), groups=table["speaker"].to_numpy())

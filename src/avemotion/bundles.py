@@ -32,6 +32,7 @@ from avemotion.corpora.labels import label_set
 from avemotion.errors import PathError
 from avemotion.fusion.multimodal import MultimodalClassifier
 from avemotion.models.linear import LogisticHead
+from avemotion.models.trees import LogisticForestHead
 from avemotion.training.estimator import NeuralClassifier, proba_in_label_order
 
 FORMAT = "avemotion-bundle/1"
@@ -49,6 +50,7 @@ SHIPPED: dict[str, str] = {
 #: Estimator kind recorded in ``bundle.json`` -> its class (each has ``save`` and ``load``).
 ESTIMATORS: dict[str, Any] = {
     "logistic": LogisticHead,
+    "logistic_forest": LogisticForestHead,
     "neural": NeuralClassifier,
     "multimodal": MultimodalClassifier,
 }

@@ -70,10 +70,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         raise
 
 
-def atomic_write_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any]) -> None:
-    """Write named arrays as an ``.npz`` file atomically (see :func:`atomic_write_bytes`)."""
+def atomic_write_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any], *, compressed: bool = False) -> None:
+    """Write named arrays as an ``.npz`` file (zip-deflated when ``compressed``) atomically
+    (see :func:`atomic_write_bytes`)."""
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
     atomic_write_bytes(path, buffer.getvalue())
 
 

@@ -6,7 +6,9 @@ missing for a clip (no audio track, no face found) is a block of NaN there.
 
 Fitting (:meth:`MultimodalClassifier.fit`):
 
-1. Branches: per modality a class-balanced logistic head (:class:`LogisticHead`); its C is
+1. Branches: per modality a class-balanced logistic head (:class:`LogisticHead`), or, for the
+   modalities given ``trees``, its mean with an extremely randomised forest
+   (:class:`~avemotion.models.trees.LogisticForestHead`); C is
    chosen by speaker-grouped inner cross-validation on the training clips, which also gives
    *out-of-fold* branch probabilities for every training clip: the decision-level fusers learn
    from those, never from a head's predictions on its own training data.
@@ -49,6 +51,7 @@ from avemotion.evaluation.metrics import uar
 from avemotion.fusion.bel import BEL
 from avemotion.fusion.rules import fit_weights, weighted_mean, weighted_product
 from avemotion.models.linear import LogisticHead, scaler_from_arrays
+from avemotion.models.trees import ExtraTreesHead, LogisticForestHead, load_head
 from avemotion.training.estimator import NeuralClassifier, encode_labels, proba_in_label_order
 
 FUSIONS = ("mean", "product", "weighted", "bel", "bel_gd", "mobel", "mobel_gd", "fc", "gated", "stacked")
@@ -75,7 +78,8 @@ class MultimodalClassifier:
     ``modalities``: ``(name, dim)`` pairs in column order; ``fusion``: one of :data:`FUSIONS`;
     ``fusion_params``: the fuser's parameters (BEL rates, network hyper-parameters);
     ``trainer``: :class:`~avemotion.training.trainer.Trainer` settings for the networks;
-    ``Cs``: the branch heads' candidate C per modality; ``branch_cache``: a dict shared between
+    ``Cs``: the branch heads' candidate C per modality; ``trees``: modality -> number of
+    extremely randomised trees averaged into its head (none: logistic only); ``branch_cache``: a dict shared between
     estimators fitted on the same data so that the branches are fitted once (benchmarks).
     """
 
@@ -91,6 +95,7 @@ class MultimodalClassifier:
         embed_dim: int = 256,
         seed: int = 0,
         branch_cache: dict[str, Any] | None = None,
+        trees: Mapping[str, int] | None = None,
     ) -> None:
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; known: {', '.join(FUSIONS)}")
@@ -104,6 +109,7 @@ class MultimodalClassifier:
         self.embed_dim = embed_dim
         self.seed = seed
         self.branch_cache = branch_cache
+        self.trees = {k: int(v) for k, v in (trees or {}).items() if int(v) > 0}
 
     # --- blocks ------------------------------------------------------------------------
 
@@ -131,7 +137,7 @@ class MultimodalClassifier:
     def _fit_branches(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> dict[str, Any]:
         key = hashlib.sha256(
             b"".join([X.tobytes(), "|".join(y).encode(), "|".join(map(str, groups)).encode(),
-                      repr((self.modalities, self.Cs, self.inner_folds, self.seed, self.embed_dim)).encode()])
+                      repr((self.modalities, self.Cs, self.inner_folds, self.seed, self.embed_dim, self.trees)).encode()])
         ).hexdigest()
         if self.branch_cache is not None and key in self.branch_cache:
             return self.branch_cache[key]
@@ -140,6 +146,11 @@ class MultimodalClassifier:
         heads, oof, chosen, embedders = {}, [], {}, {}
         for (name, _), block in zip(self.modalities, self.blocks(X)):
             have = ~np.isnan(block).any(axis=1)
+            n_trees = self.trees.get(name, 0)
+            forest = np.zeros((len(X), len(labels)))
+            for test in folds if n_trees else ():
+                trees = ExtraTreesHead(n_trees, seed=self.seed).fit(block[have & ~test], y[have & ~test])
+                forest[have & test] = proba_in_label_order(trees, block[have & test], labels)
             best: tuple[float, float, np.ndarray] | None = None
             for C in self.Cs.get(name, LogisticHead().Cs):
                 proba = np.full((len(X), len(labels)), np.nan)
@@ -147,13 +158,18 @@ class MultimodalClassifier:
                     train = have & ~test
                     head = LogisticHead(Cs=(C,)).fit(block[train], y[train])
                     proba[have & test] = proba_in_label_order(head, block[have & test], labels)
+                if n_trees:
+                    proba = (proba + forest) / 2
                 score = uar(encode_labels(y[have], labels), np.nan_to_num(proba[have]).argmax(axis=1))
                 if best is None or (score, -C) > (best[0], -best[1]):
                     best = (score, C, proba)
             assert best is not None
             chosen[name] = {"C": best[1], "inner_uar": best[0]}
             oof.append(best[2])
-            heads[name] = LogisticHead(Cs=(best[1],)).fit(block[have], y[have])
+            if n_trees:
+                heads[name] = LogisticForestHead(Cs=(best[1],), n_trees=n_trees, seed=self.seed).fit(block[have], y[have])
+            else:
+                heads[name] = LogisticHead(Cs=(best[1],)).fit(block[have], y[have])
             scaler = StandardScaler().fit(block[have])
             pca = None
             if block.shape[1] > self.embed_dim:
@@ -294,6 +310,7 @@ class MultimodalClassifier:
             "inner_folds": self.inner_folds,
             "embed_dim": self.embed_dim,
             "seed": self.seed,
+            "trees": self.trees,
             "weights": list(self.weights_) if self.weights_ is not None else None,
             "branches": self.branch_info_,
         }
@@ -320,14 +337,14 @@ class MultimodalClassifier:
             raise ValueError(f"{folder / 'multimodal.json'}: not a saved MultimodalClassifier")
         model = cls(
             config["modalities"], config["labels"], config["fusion"], config["fusion_params"], config["trainer"],
-            config["Cs"], config["inner_folds"], config["embed_dim"], config["seed"],
+            config["Cs"], config["inner_folds"], config["embed_dim"], config["seed"], trees=config.get("trees"),
         )
         model.classes_ = np.array(config["labels"])
         model.weights_ = tuple(config["weights"]) if config["weights"] is not None else None
         model.branch_info_ = config["branches"]
         model.heads_, model.embedders_ = {}, {}
         for name in model.names:
-            model.heads_[name] = LogisticHead.load(folder / "branches" / name)
+            model.heads_[name] = load_head(folder / "branches" / name)
             if not (folder / "branches" / name / "embed.npz").is_file():
                 continue
             with np.load(folder / "branches" / name / "embed.npz", allow_pickle=False) as z:

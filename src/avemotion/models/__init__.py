@@ -4,7 +4,8 @@ classifier heads on fixed embeddings in :data:`HEADS` (scikit-learn estimators).
 Importing this package imports the model modules, so that each registers itself:
 :mod:`.audio` (``crnn``, ``gru``, ``cnn1d``, ``lstm``, ``alexnet_mfcc``, ``avemotion_audio``),
 :mod:`.video` (``c3d``, ``cnn2d_frames``, ``cnn_lstm``, ``alexnet_frames``), :mod:`.fusion`
-(``fc_fusion``, ``bel``, ``mobel``, ``gated_fusion``) and :mod:`.linear` (``logistic``).
+(``fc_fusion``, ``bel``, ``mobel``, ``gated_fusion``); heads in :mod:`.linear` (``logistic``) and
+:mod:`.trees` (``logistic_forest``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from . import visual  # noqa: F401  (registers fer_cnn)
 from . import video  # noqa: F401  (registers c3d, cnn2d_frames, cnn_lstm, alexnet_frames)
 from .base import MODELS, EmotionNet, build_model, register
 from .linear import LogisticHead
+from .trees import LogisticForestHead
 
 #: Head name -> scikit-learn-style estimator class for fixed (N, D) features.
-HEADS: dict[str, Callable[..., Any]] = {"logistic": LogisticHead}
+HEADS: dict[str, Callable[..., Any]] = {"logistic": LogisticHead, "logistic_forest": LogisticForestHead}
 
-__all__ = ["HEADS", "MODELS", "EmotionNet", "LogisticHead", "audio", "fusion", "build_model", "register"]
+__all__ = ["HEADS", "MODELS", "EmotionNet", "LogisticForestHead", "LogisticHead", "audio", "fusion", "build_model", "register"]
