@@ -18,7 +18,7 @@ predicted. Files written to ``out_dir`` (each atomically):
 ``history_<fold>.json``
     the estimator's per-epoch history (``[]`` for estimators without one).
 ``fold_<fold>.json``
-    with ``resume``: the finished fold (its record, prediction rows and history) keyed by the
+    only with ``resume``: the finished fold (its record, prediction rows and history) keyed by the
     estimator's description and the clips of its training, validation and test parts; a rerun
     with the same key reuses it instead of training again, so a long run that stops keeps
     every fold it finished.
@@ -256,8 +256,8 @@ def cross_validate(
         extras = [(np.asarray(xe), names[encode_labels(ye, labels)]) for xe, ye in extra_sets(fold.train)]
         n_extra = int(sum(len(xe) for xe, _ in extras))
         key = _fold_key(table, fold, repr(estimator), n_extra)
-        saved_path = out / f"fold_{_file_safe(fold.name)}.json" if out is not None else None
-        saved = _load_fold(saved_path, key) if resume and saved_path is not None else None
+        saved_path = out / f"fold_{_file_safe(fold.name)}.json" if out is not None and resume else None
+        saved = _load_fold(saved_path, key) if saved_path is not None else None
         if saved is not None:
             _say(f"fold {fold.name}: reused {saved_path}", progress)
             record, frame, history = saved["record"], pd.DataFrame(saved["predictions"]), saved["history"]
