@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             f"({results[name]['wall_seconds']:.0f} s)",
             flush=True,
         )
+        if args.out.is_file():  # another run may have added recipes meanwhile: keep them
+            results = {**json.loads(args.out.read_text()).get("recipes", {}), name: results[name]}
         document = {
             "benchmark": "RAVDESS-SI5 audio, 8 classes",
             "split": args.split,
