@@ -77,7 +77,7 @@ def test_temporal_pooling_of_the_frame_cnn() -> None:
 
 def test_alexnet_frames_averages_the_frames() -> None:
     model = build_model("alexnet_frames", 7, height=112, width=112, strides=[2, 1, 1, 1, 1]).eval()
-    assert model.cnn(torch.zeros(1, 3, 112, 112)).shape == (1, 64 * 6 * 6)  # AlexNet's 6x6 maps
+    assert model.trunk.cnn(torch.zeros(1, 3, 112, 112)).shape == (1, 64 * 6 * 6)  # AlexNet's 6x6 maps
     x = _pixels((2, 3, 112, 112, 3))
     with torch.no_grad():
         frames = model.frame_logits(x)

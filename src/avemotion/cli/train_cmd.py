@@ -103,16 +103,8 @@ def _train(args: argparse.Namespace, recipe: dict[str, Any], table: pd.DataFrame
                 trained_on={**info, "recipe_name": name, "data": [str(d) for d in args.data]}, overwrite=args.overwrite)
     print(f"wrote {args.out} ({info['n_clips']} clips, {len(info['speakers'])} speakers)")
     if args.split:
-        page = report_from_crossval(cv_dir, args.out / "evaluation")
-        shutil.copytree(cv_dir, args.out / "evaluation" / "crossval")
-        m = result.metrics
-        print(f"{args.split}: UAR {m['mean']['uar']:.3f} +- {m['std']['uar']:.3f}, WAR {m['mean']['war']:.3f}, "
-              f"macro-F1 {m['mean']['macro_f1']:.3f}; report: {page}")
-    if failures:
-        print(f"{len(failures)} files failed:", file=sys.stderr)
-        for failure in failures:
-            print(f"  {failure}", file=sys.stderr)
-    return 1 if failures else 0
+        _report_split(args, cv_dir, result.metrics)
+    return _report_failures(failures)
 
 
 def _train_system(args: argparse.Namespace, system: dict[str, Any]) -> int:
@@ -148,13 +140,23 @@ def _train_system(args: argparse.Namespace, system: dict[str, Any]) -> int:
         failures += [f for i in info["trained"].values() for f in i["failures"]]
         failures += list(fused.get("failures", {}).values())
         if args.split:
-            page = report_from_crossval(cv_dir, args.out / "evaluation")
-            shutil.copytree(cv_dir, args.out / "evaluation" / "crossval")
-            m = result.metrics
-            print(f"{args.split}: UAR {m['mean']['uar']:.3f} +- {m['std']['uar']:.3f}, WAR {m['mean']['war']:.3f}, "
-                  f"macro-F1 {m['mean']['macro_f1']:.3f}; report: {page}")
+            _report_split(args, cv_dir, result.metrics)
     finally:
         shutil.rmtree(cv_dir, ignore_errors=True)
+    return _report_failures(failures)
+
+
+def _report_split(args: argparse.Namespace, cv_dir: Path, metrics: dict[str, Any]) -> None:
+    """Write the cross-validation's HTML report and files into ``BUNDLE/evaluation`` and print its figures."""
+    page = report_from_crossval(cv_dir, args.out / "evaluation")
+    shutil.copytree(cv_dir, args.out / "evaluation" / "crossval")
+    mean, std = metrics["mean"], metrics["std"]
+    print(f"{args.split}: UAR {mean['uar']:.3f} +- {std['uar']:.3f}, WAR {mean['war']:.3f}, "
+          f"macro-F1 {mean['macro_f1']:.3f}; report: {page}")
+
+
+def _report_failures(failures: list[str]) -> int:
+    """List the files that failed on stderr; the exit code (1 if any failed)."""
     if failures:
         print(f"{len(failures)} files failed:", file=sys.stderr)
         for failure in failures:

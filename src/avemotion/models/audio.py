@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -43,6 +43,7 @@ __all__ = [
     "LSTMNet",
     "RecurrentNet",
     "ResidualBlock",
+    "AlexNetTrunk",
     "alexnet_features",
     "conv_block",
     "dense_block",
@@ -125,6 +126,41 @@ def alexnet_features(
         if index in pool_after:
             layers.append(nn.MaxPool2d(pool_size, stride=pool_stride, ceil_mode=True))
     return nn.Sequential(*layers)
+
+
+class AlexNetTrunk(nn.Module):
+    """AlexNet scaled down, without its output layer: :func:`alexnet_features` on an input of
+    ``in_channels`` x ``input_size`` (H, W), flattened, then per entry of ``fc_units`` dropout
+    and a dense layer with ReLU and batch norm (AlexNet: two of 4096). ``(N, C, H, W)`` ->
+    ``(N, fc_units[-1])``; ``out_dim`` is that width."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        input_size: tuple[int, int],
+        filters: Sequence[int] = (32, 64, 96, 96, 64),
+        kernel_sizes: Sequence[int] = (11, 5, 3, 3, 3),
+        strides: Sequence[int] = (4, 1, 1, 1, 1),
+        pool_size: int = 3,
+        pool_stride: int = 2,
+        batch_norm: bool = True,
+        fc_units: Sequence[int] = (512, 512),
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        if not fc_units:
+            raise ValueError("fc_units needs at least one dense layer (the embedding)")
+        self.cnn = nn.Sequential(
+            alexnet_features(in_channels, filters, kernel_sizes, strides, pool_size=pool_size,
+                             pool_stride=pool_stride, batch_norm=batch_norm),
+            nn.Flatten(),
+        )
+        widths = [_output_shape(self.cnn, (1, in_channels, *input_size))[1], *fc_units]
+        self.fc = nn.Sequential(*(nn.Sequential(nn.Dropout(dropout), dense_block(i, o)) for i, o in pairwise(widths)))
+        self.out_dim = widths[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.cnn(x))
 
 
 class InputNorm(nn.BatchNorm1d):
@@ -371,34 +407,14 @@ class AlexNetMFCC(EmotionNet):
     parameters, 2.3 M of them in the first dense layer.
     """
 
-    def __init__(
-        self,
-        n_classes: int,
-        n_mfcc: int = 20,
-        max_frames: int = 282,
-        filters: Sequence[int] = (32, 64, 96, 96, 64),
-        kernel_sizes: Sequence[int] = (5, 3, 3, 3, 3),
-        strides: Sequence[int] = (1, 1, 1, 1, 1),
-        pool_size: int = 3,
-        pool_stride: int = 2,
-        batch_norm: bool = True,
-        fc_units: Sequence[int] = (512, 512),
-        dropout: float = 0.5,
-    ) -> None:
+    def __init__(self, n_classes: int, n_mfcc: int = 20, max_frames: int = 282, **trunk: Any) -> None:
+        """``trunk``: :class:`AlexNetTrunk` settings (default here: kernels 5, 3, 3, 3, 3 of stride 1)."""
         super().__init__()
-        if not fc_units:
-            raise ValueError("fc_units needs at least one dense layer (the embedding)")
         self.n_mfcc, self.max_frames = n_mfcc, max_frames
         self.norm = InputNorm(n_mfcc)
-        self.cnn = nn.Sequential(
-            alexnet_features(
-                1, filters, kernel_sizes, strides, pool_size=pool_size, pool_stride=pool_stride, batch_norm=batch_norm
-            ),
-            nn.Flatten(),
-        )
-        widths = [_output_shape(self.cnn, (1, 1, n_mfcc, max_frames))[1], *fc_units]
-        self.fc = nn.Sequential(*(nn.Sequential(nn.Dropout(dropout), dense_block(i, o)) for i, o in pairwise(widths)))
-        self.embedding_dim, self.n_classes = widths[-1], n_classes
+        trunk = {"kernel_sizes": (5, 3, 3, 3, 3), "strides": (1, 1, 1, 1, 1), **trunk}
+        self.trunk = AlexNetTrunk(1, (n_mfcc, max_frames), **trunk)
+        self.embedding_dim, self.n_classes = self.trunk.out_dim, n_classes
         self.head = nn.Linear(self.embedding_dim, n_classes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -409,7 +425,7 @@ class AlexNetMFCC(EmotionNet):
             )
         x = self.norm(x, -1, valid_lengths(x))
         x = nn.functional.pad(x, (0, 0, 0, self.max_frames - x.shape[1]))
-        return self.fc(self.cnn(x.transpose(1, 2).unsqueeze(1)))
+        return self.trunk(x.transpose(1, 2).unsqueeze(1))
 
 
 # --- seed 002: 1D CNN --------------------------------------------------------------------

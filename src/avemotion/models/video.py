@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from .audio import _output_shape, alexnet_features, dense_block
+from .audio import AlexNetTrunk, _output_shape, dense_block
 from .base import EmotionNet, register
 
 __all__ = ["C3D", "CNNLSTM", "AlexNetFrames", "FrameCNN2D", "conv_stage", "standardise_clips"]
@@ -277,47 +277,19 @@ class AlexNetFrames(EmotionNet):
     any T, standardised per clip (:func:`standardise_clips`).
     """
 
-    def __init__(
-        self,
-        n_classes: int,
-        height: int = 224,
-        width: int = 224,
-        in_channels: int = 3,
-        filters: Sequence[int] = (32, 64, 96, 96, 64),
-        kernel_sizes: Sequence[int] = (11, 5, 3, 3, 3),
-        strides: Sequence[int] = (4, 1, 1, 1, 1),
-        pool_size: int = 3,
-        pool_stride: int = 2,
-        batch_norm: bool = True,
-        fc_units: Sequence[int] = (512, 512),
-        dropout: float = 0.5,
-    ) -> None:
+    def __init__(self, n_classes: int, height: int = 224, width: int = 224, in_channels: int = 3, **trunk: Any) -> None:
+        """``trunk``: :class:`~avemotion.models.audio.AlexNetTrunk` settings."""
         super().__init__()
-        if not fc_units:
-            raise ValueError("fc_units needs at least one dense layer (the embedding)")
         self.in_channels = in_channels
-        self.cnn = nn.Sequential(
-            alexnet_features(
-                in_channels,
-                filters,
-                kernel_sizes,
-                strides,
-                pool_size=pool_size,
-                pool_stride=pool_stride,
-                batch_norm=batch_norm,
-            ),
-            nn.Flatten(),
-        )
-        widths = [_output_shape(self.cnn, (1, in_channels, height, width))[1], *fc_units]
-        self.fc = nn.Sequential(*(nn.Sequential(nn.Dropout(dropout), dense_block(i, o)) for i, o in pairwise(widths)))
-        self.embedding_dim, self.n_classes = widths[-1], n_classes
+        self.trunk = AlexNetTrunk(in_channels, (height, width), **trunk)
+        self.embedding_dim, self.n_classes = self.trunk.out_dim, n_classes
         self.head = nn.Linear(self.embedding_dim, n_classes)
 
     def frame_embeddings(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T, height, width, in_channels)`` -> each frame's embedding ``(B, T, embedding_dim)``."""
         clips = standardise_clips(x, self.in_channels, "alexnet_frames")
         b, c, t, h, w = clips.shape
-        return self.fc(self.cnn(clips.transpose(1, 2).reshape(b * t, c, h, w))).reshape(b, t, -1)
+        return self.trunk(clips.transpose(1, 2).reshape(b * t, c, h, w)).reshape(b, t, -1)
 
     def frame_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Each frame's logits ``(B, T, n_classes)``; their mean over T is :meth:`forward`'s."""
