@@ -17,10 +17,22 @@ from avemotion.corpora.splits import Fold
 from avemotion.errors import NoFaceError
 from avemotion.media.encode import write_video
 from avemotion.models import MODELS, build_model
-from avemotion.recipes import RecipeError, load_recipe, recipe_modality, validate
+from avemotion.recipes import (
+    RecipeError,
+    list_recipes,
+    load_recipe,
+    recipe_modality,
+    validate,
+)
 from avemotion.training.estimator import NeuralClassifier
 from avemotion.training.pipeline import cross_validate_recipe
-from avemotion.visual.extract import N_BLENDSHAPES, blendshapes, face_sequence, video_extractor_params
+from avemotion.visual.extract import (
+    N_BLENDSHAPES,
+    blendshapes,
+    face_sequence,
+    video_extractor_params,
+)
+from avemotion.visual.faces import CROP_SIZES, CropSpec
 
 torch.set_num_threads(1)
 
@@ -192,3 +204,16 @@ def test_blendshapes_of_real_keyframes(videos: list[Path], shared_data: Path, tm
     write_video(faceless, np.random.default_rng(2).integers(0, 64, (20, 72, 96, 3)).astype(np.uint8), 25)
     with pytest.raises(NoFaceError):
         blendshapes(faceless, n=2, model_path=model, cache=cache)
+
+
+@pytest.mark.parametrize("recipe_name", [r for r in list_recipes() if r.startswith("video_")])
+def test_every_video_recipe_builds_a_model_for_its_own_features(recipe_name: str) -> None:
+    recipe = load_recipe(recipe_name)
+    params = video_extractor_params(recipe["features"]["extractor"], **recipe["features"]["params"])
+    spec = CROP_SIZES[params["size"]] if isinstance(params["size"], str) else CropSpec(tuple(params["size"]), False)
+    gray = spec.gray if params["gray"] is None else params["gray"]
+    shape = (2, params["n"], *spec.size, 1 if gray else 3)
+    model = build_model(recipe["model"]["name"], len(label_set(recipe["labels"])), **recipe["model"]["params"]).eval()
+    with torch.no_grad():
+        logits = model(_pixels(shape))
+    assert logits.shape == (2, len(label_set(recipe["labels"]))) and torch.isfinite(logits).all()
