@@ -65,6 +65,8 @@ def test_learned_fusion_on_held_out_speakers_round_trips(corpus: Path, tmp_path:
     # the fusion is learned on speakers the audio branch never trained or validated on
     assert not set(fused["speakers"]) & set(info["trained"]["audio"]["speakers"])
     assert [m for m, _ in recognizer.fuser.modalities] == ["audio", "face"]
+    described = recognizer.describe()
+    assert described["fusion"] == fusion and list(described["fuser"]["modalities"]) == ["audio", "face"]
 
     clip = str(corpus / "VideoFlash" / "1004_DFA_HAP_XX.flv")
     prediction = recognizer.analyse(clip)

@@ -252,13 +252,19 @@ class Recognizer:
         return self
 
     def describe(self) -> dict[str, Any]:
-        """The recognizer's parts, labels and fusion rule."""
+        """The recognizer's parts, labels and fusion (with the learned fuser's inputs)."""
+        fuser = None
+        if self.fuser is not None:
+            fuser = {"inputs": fuser_inputs(self.fusion), "modalities": dict(self.fuser.modalities),
+                     "labels": [str(c) for c in self.fuser.classes_]}
         return {
             "name": self.name,
             "labels": list(self.labels),
             "fusion": self.fusion,
+            "fuser": fuser,
             "audio": self.audio.describe() if self.audio else None,
             "face": dict(self.face.bundle.config["trained_on"]) | {"labels": list(self.face.labels)} if self.face else None,
+            "video": dict(self.video.bundle.config["trained_on"]) | {"labels": list(self.video.labels)} if self.video else None,
         }
 
     # --- one clip ------------------------------------------------------------------------
