@@ -24,7 +24,7 @@ import torch
 
 from avemotion.bundles import save_bundle
 from avemotion.cache import default_cache_dir
-from avemotion.corpora.image_arrays import image_arrays
+from avemotion.corpora.image_arrays import ImageArrays, image_arrays, load_arrays, save_arrays
 from avemotion.evaluation.metrics import uar
 from avemotion.models.visual import augment_faces
 from avemotion.recipes import load_recipe
@@ -41,14 +41,25 @@ def main() -> int:
     parser.add_argument("--recipe", default="face_fer2013")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--out", type=Path, default=REPO / "src" / "avemotion" / "pretrained" / "face")
-    parser.add_argument("--limit", type=int, help="train on the first N training images only (smoke tests)")
+    parser.add_argument("--limit", type=int, help="train on N random training images only (smoke tests)")
+    parser.add_argument("--arrays", type=Path, help="read the faces from this pack (see --pack) instead of --data")
+    parser.add_argument("--pack", type=Path, help="write the train and validation faces to this .npz and exit")
     args = parser.parse_args()
     recipe = load_recipe(args.recipe)
     name = Path(args.recipe).stem
-    arrays = image_arrays(args.data, corpus="fer2013", size=recipe["features"]["params"].get("size", 48))
+    size = recipe["features"]["params"].get("size", 48)
+    arrays = load_arrays(args.arrays) if args.arrays else image_arrays(args.data, corpus="fer2013", size=size)
+    if arrays.images.shape[1:] != (size, size):
+        raise SystemExit(f"the faces are {arrays.images.shape[1:]}, the recipe wants {size}x{size}")
+    if args.pack:
+        keep = np.isin(arrays.partition, ["train", "validation"])
+        path = save_arrays(ImageArrays(*(v[keep] for v in vars(arrays).values())), args.pack)
+        print(f"wrote {path} ({int(keep.sum())} faces, {path.stat().st_size / 1e6:.1f} MB)")
+        return 0
     train, val = arrays.subset("train"), arrays.subset("validation")
-    if args.limit:
-        train = type(train)(*(v[: args.limit] for v in vars(train).values()))
+    if args.limit:  # a random subset (the arrays are sorted by clip id, so by emotion)
+        pick = np.random.default_rng(0).permutation(len(train.images))[: args.limit]
+        train = ImageArrays(*(v[pick] for v in vars(train).values()))
 
     estimator = make_estimator(recipe, progress=True, num_threads=args.threads)
     work = default_cache_dir() / "face_training"

@@ -104,3 +104,21 @@ def test_no_face_raises(tmp_path: Path, model: FaceExpressionModel) -> None:
     write_video(path, frames.astype(np.uint8), 25)
     with pytest.raises(NoFaceError, match=r"noise\.mp4: no face found"):
         model.predict_proba(path, n=4)
+
+
+def test_image_arrays_are_cached_and_packed_losslessly(shared_data: Path, tmp_path: Path) -> None:
+    from avemotion.corpora.image_arrays import ImageArrays, image_arrays, load_arrays, save_arrays
+
+    root = shared_data / "ck_plus_48"
+    first = image_arrays(root, size=48, cache_dir=tmp_path / "cache")
+    assert first.images.dtype == np.uint8 and first.images.shape[1:] == (48, 48)
+    assert len(first.images) == len(first.emotion) == len(first.clip_id) == len(first.partition) > 900
+    cached = list((tmp_path / "cache" / "image_arrays").glob("*.npz"))
+    assert len(cached) == 1
+    again = image_arrays(root, size=48, cache_dir=tmp_path / "cache")
+    assert np.array_equal(again.images, first.images) and list(again.emotion) == list(first.emotion)
+    packed = save_arrays(ImageArrays(first.images[:50], first.emotion[:50], first.clip_id[:50], first.partition[:50]),
+                         tmp_path / "pack.npz")
+    back = load_arrays(packed)
+    assert np.array_equal(back.images, first.images[:50]) and list(back.clip_id) == list(first.clip_id[:50])
+    assert packed.stat().st_size < first.images[:50].nbytes  # deflated

@@ -55,8 +55,7 @@ def image_arrays(
     digest = hashlib.sha256("\n".join([str(Path(root).resolve()), str(size), *refs]).encode()).hexdigest()[:20]
     path = (cache_dir or default_cache_dir()) / "image_arrays" / f"{Path(root).resolve().name}-{size}-{digest}.npz"
     if path.is_file():
-        with np.load(path, allow_pickle=False) as data:
-            return ImageArrays(*(data[k] for k in ("images", "emotion", "clip_id", "partition")))
+        return load_arrays(path)
     images = np.stack([to_gray_square(load_image(r), size) for r in refs])
     arrays = ImageArrays(
         images,
@@ -64,5 +63,18 @@ def image_arrays(
         table["clip_id"].to_numpy(dtype=str),
         table["partition"].fillna("").to_numpy(dtype=str),
     )
-    atomic_write_npz(path, vars(arrays))
+    save_arrays(arrays, path, compressed=False)
     return arrays
+
+
+def save_arrays(arrays: ImageArrays, path: str | os.PathLike[str], *, compressed: bool = True) -> Path:
+    """Write ``arrays`` to the ``.npz`` file ``path`` (atomically; zip-deflated when
+    ``compressed``, e.g. to carry a corpus to another machine); returns the path."""
+    atomic_write_npz(path, vars(arrays), compressed=compressed)
+    return Path(path)
+
+
+def load_arrays(path: str | os.PathLike[str]) -> ImageArrays:
+    """:class:`ImageArrays` from an ``.npz`` written by :func:`save_arrays` or the cache."""
+    with np.load(path, allow_pickle=False) as data:
+        return ImageArrays(*(data[k] for k in ("images", "emotion", "clip_id", "partition")))
