@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {}
     if args.out.is_file():
         results = json.loads(args.out.read_text()).get("recipes", {})
+    finished: list[str] = []
     for name in args.recipes:
         cache = FeatureCache()
         recipe = load_recipe(name)
@@ -97,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             f"({results[name]['wall_seconds']:.0f} s)",
             flush=True,
         )
+        finished.append(name)
         if args.out.is_file():  # another run may have added recipes meanwhile: keep them
-            results = {**json.loads(args.out.read_text()).get("recipes", {}), name: results[name]}
+            results = {**json.loads(args.out.read_text()).get("recipes", {}), **{n: results[n] for n in finished}}
         document = {
             "benchmark": "RAVDESS-SI5 audio, 8 classes",
             "split": args.split,
