@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             "n_clips": info["n_clips"],
             "feature_cache": {"hits": cache.hits, "misses": cache.misses},
             "command": f"python benchmarks/ravdess_audio.py --recipes {name}",
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "threads": args.threads,
             "failures": info["failures"],
         }
         print(

@@ -25,18 +25,26 @@ def _misses(r: dict) -> str:
     return f"{cache['misses']} / {cache['hits'] + cache['misses']}"
 
 
+def _run(r: dict) -> str:
+    """When a row was measured and on how many torch threads ("-": not recorded, rows of 2026-11-23)."""
+    date = r.get("date", "-")[:10]
+    return f"{date}, {r['threads']} thread(s)" if r.get("threads") else date
+
+
 def ravdess_audio() -> str:
     path = RESULTS / "ravdess_audio.json"
     if not path.is_file():
         return f"(no {path.name} yet: run benchmarks/ravdess_audio.py)"
     doc = json.loads(path.read_text())
     lines = [
-        f"RAVDESS-SI5 audio, 8 classes, {doc['cpu_count']} CPU cores, {doc['date'][:10]}; each row is "
+        f"RAVDESS-SI5 audio, 8 classes, {doc['cpu_count']} CPU cores; each row is "
         "`python benchmarks/ravdess_audio.py --recipes RECIPE`. Feature time counts only clips the "
-        "feature cache did not already hold (cache misses / clips in brackets).",
+        "feature cache did not already hold (cache misses / clips in brackets); training time is the "
+        "sum over the folds as each was trained (\"run\": the date of the row and the torch threads; "
+        "rows of 2026-12-01 ran two or three benchmarks side by side on the 2 cores).",
         "",
-        "| recipe | model | features | UAR | WAR | macro-F1 | per-fold UAR | feature s | training s (5 folds) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| recipe | model | features | UAR | WAR | macro-F1 | per-fold UAR | feature s | training s (5 folds) | run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     ranked = sorted(doc["recipes"].items(), key=lambda kv: -kv[1]["mean"]["uar"])
     for name, r in ranked:
@@ -45,7 +53,8 @@ def ravdess_audio() -> str:
         lines.append(
             f"| `{name}` | `{r['model']}` | {feats} | {pct(r['mean']['uar'], r['std']['uar'])} | "
             f"{pct(r['mean']['war'], r['std']['war'])} | {pct(r['mean']['macro_f1'], r['std']['macro_f1'])} | "
-            f"{folds} | {r['feature_seconds'] + r['augment_seconds']:.0f} ({_misses(r)}) | {r['train_seconds']:.0f} |"
+            f"{folds} | {r['feature_seconds'] + r['augment_seconds']:.0f} ({_misses(r)}) | {r['train_seconds']:.0f} | "
+            f"{_run(r)} |"
         )
     return "\n".join(lines)
 
