@@ -305,12 +305,10 @@ class Recognizer:
 
     def _branches(
         self, source: str, frames: Frames | None, signal: np.ndarray | None, skipped: dict[str, str],
-        timings: dict[str, float], embed: bool | None = None,
+        timings: dict[str, float], embed: bool,
     ) -> dict[str, BranchOutput]:
         """The audio and face models' outputs where their input is there (with embeddings when
-        ``embed``, default: when the fuser reads them); a silent signal or no face found goes
-        into ``skipped`` instead."""
-        embed = self._wants_embeddings if embed is None else embed
+        ``embed``); a silent signal or no face found goes into ``skipped`` instead."""
         parts: dict[str, BranchOutput] = {}
         if signal is not None and self.audio is not None:
             try:
@@ -348,18 +346,26 @@ class Recognizer:
         return Prediction.from_fused(source, self.labels, self._fused_proba(parts), own, skipped, start, end)
 
     def branch_outputs(
-        self, path: str | os.PathLike[str], *, embed: bool = False
+        self, path: str | os.PathLike[str], *, embed: bool | None = None, timings: dict[str, float] | None = None
     ) -> tuple[dict[str, BranchOutput], dict[str, str]]:
-        """Each usable branch's output for the clip at ``path`` (with embeddings when ``embed``)
-        and modality -> why the others were skipped. Raises the media errors naming the file."""
+        """Each usable branch's output for the clip at ``path`` (one decoding pass; with
+        embeddings when ``embed``, default: when the fuser reads them) and modality -> why the
+        others were skipped; stage seconds go into ``timings``. Raises the media errors naming
+        the file."""
         source = os.fspath(path)
+        embed = self._wants_embeddings if embed is None else embed
+        timings = {} if timings is None else timings
+        tic = time.perf_counter()
         frames, signal, skipped, _ = self._decode(source)
-        parts = self._branches(source, frames, signal, skipped, {}, embed)
+        timings["decode"] = time.perf_counter() - tic
+        parts = self._branches(source, frames, signal, skipped, timings, embed)
         if self.video is not None and "video" not in skipped:
+            tic = time.perf_counter()
             try:
                 parts["video"] = self._video_output(source, embed)
             except NoFaceError:
                 skipped["video"] = "no face found"
+            timings["video_model"] = time.perf_counter() - tic
         return parts, skipped
 
     def _video_output(self, source: str, embed: bool) -> BranchOutput:
@@ -410,17 +416,8 @@ class Recognizer:
         """The clip's fused prediction. Raises an :class:`~avemotion.errors.AvemotionError`
         naming the file when it cannot be read or no modality is usable."""
         source = os.fspath(path)
-        tic = time.perf_counter()
-        frames, signal, skipped, _ = self._decode(source)
-        timings = {"decode": time.perf_counter() - tic}
-        parts = self._branches(source, frames, signal, skipped, timings)
-        if self.video is not None and "video" not in skipped:
-            tic = time.perf_counter()
-            try:
-                parts["video"] = self._video_output(source, self._wants_embeddings)
-            except NoFaceError:
-                skipped["video"] = "no face found"
-            timings["video_model"] = time.perf_counter() - tic
+        timings: dict[str, float] = {}
+        parts, skipped = self.branch_outputs(source, timings=timings)
         tic = time.perf_counter()
         prediction = self._fuse(source, parts, skipped)
         timings["fusion"] = time.perf_counter() - tic
@@ -458,7 +455,7 @@ class Recognizer:
                 inside = Frames(frames.images[keep], frames.times[keep]) if keep.any() else None
                 if inside is None and self.face is not None:
                     why["face"] = "no face found"
-            parts = self._branches(source, inside, piece, why, {})
+            parts = self._branches(source, inside, piece, why, {}, self._wants_embeddings)
             try:
                 out.append(self._fuse(source, parts, why, float(start), float(end)))
             except AvemotionError:

@@ -117,8 +117,7 @@ def fusion_speakers(system: dict[str, Any], table: pd.DataFrame) -> tuple[np.nda
     paired = np.logical_and.reduce([_has(table, c) for c in columns]) & table["emotion"].isin(labels).to_numpy()
     speakers = table["speaker"].to_numpy(dtype=object)
     candidates = sorted({str(s) for s in speakers[paired]})
-    every = sorted({str(s) for s in speakers})
-    if len(candidates) < 2 or len(every) < 3:
+    if len(candidates) < 2 or len({str(s) for s in speakers}) < 3:
         return np.zeros(len(table), dtype=bool), (
             f"learning {system['fusion']} needs clips with {' and '.join(sorted(columns))} of at least two speakers "
             f"besides those the branches train on; the data has {len(candidates)} such speaker(s)"
@@ -144,8 +143,7 @@ def fit_fuser(
     rows: list[dict[str, np.ndarray]] = []
     kept: list[int] = []
     failures: dict[str, str] = {}
-    paths = table["video"].where(table["video"].notna(), table["audio"]) if "video" in table else table["audio"]
-    for i, path in enumerate(tqdm(paths.tolist(), desc=f"learning {fusion} fusion", unit="clip", disable=not progress)):
+    for i, path in enumerate(tqdm(clip_paths(table), desc=f"learning {fusion} fusion", unit="clip", disable=not progress)):
         try:
             outputs, _ = recognizer.branch_outputs(path, embed=embed)
         except AvemotionError as error:
