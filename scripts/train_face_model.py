@@ -5,7 +5,7 @@
 
 Trains the recipe on FER2013's train partition and keeps the epoch with the best validation
 UAR (validation partition; test is not read). The full training state is saved after every
-epoch under the cache folder (``<cache>/face_training/<recipe>-resume.pt``): run the same
+epoch under the cache folder (``<cache>/face_training/<recipe>-<digest of recipe and data>/resume.pt``): run the same
 command again after an interruption and it continues from the last finished epoch. Test
 figures: ``benchmarks/fer2013.py``.
 """
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
+import json
 import os
 import sys
 import time
@@ -62,11 +64,13 @@ def main() -> int:
         train = ImageArrays(*(v[pick] for v in vars(train).values()))
 
     estimator = make_estimator(recipe, progress=True, num_threads=args.threads)
-    work = default_cache_dir() / "face_training"
+    # A resume file belongs to one recipe and one training set: a changed recipe starts afresh.
+    run = json.dumps([recipe, len(train.images), args.limit], sort_keys=True, default=str)
+    work = default_cache_dir() / "face_training" / f"{name}-{hashlib.sha256(run.encode()).hexdigest()[:12]}"
     estimator.trainer_params |= {
         "batch_transform": functools.partial(augment_faces, **(recipe["augmentation"]["faces"] or {})),
-        "checkpoint_path": str(work / f"{name}-best.pt"),
-        "resume_path": str(work / f"{name}-resume.pt"),
+        "checkpoint_path": str(work / "best.pt"),
+        "resume_path": str(work / "resume.pt"),
     }
     started = time.time()
     estimator.fit(train.images.astype(np.float32), train.emotion, val.images.astype(np.float32), val.emotion)
@@ -104,6 +108,7 @@ def main() -> int:
         trained_on=trained_on,
         extra={"input": {"size": recipe["features"]["params"].get("size", 48), "gray": True, "flip_tta": True}},
         overwrite=True,
+        save_options={"half": True},
     )
     print(f"wrote {args.out}: best epoch {estimator.best_epoch_}, {figures}, {time.time() - started:.0f} s")
     return 0

@@ -37,6 +37,23 @@ def test_fer_cnn_shapes_and_augmentation() -> None:
     assert out.shape == x.shape and not torch.equal(out, x)
 
 
+def test_random_erasing_puts_one_noise_rectangle_in_the_chosen_images() -> None:
+    flat = torch.full((64, 48, 48), 100.0)
+    plain = dict(shift=0.0, degrees=0.0, scale=(1.0, 1.0))
+    assert torch.allclose(augment_faces(flat, torch.Generator().manual_seed(0), **plain), flat)
+    out = augment_faces(flat, torch.Generator().manual_seed(0), erase=0.5, erase_area=(0.1, 0.2), **plain)
+    changed = (out - 100.0).abs() > 1e-3
+    area = changed.float().mean(dim=(1, 2))
+    erased = area > 0
+    assert 16 <= int(erased.sum()) <= 48  # about half the images
+    assert area[erased].max() <= 0.2 + 0.05 and area[erased].min() >= 0.05
+    for mask in changed[erased]:  # one rectangle: its bounding box is all changed pixels
+        rows, cols = mask.any(dim=1).nonzero(), mask.any(dim=0).nonzero()
+        box = mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        assert box.float().mean() > 0.95
+    assert out.min() >= 0 and out.max() <= 255
+
+
 def test_trainer_resumes_where_it_stopped(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     X, y = rng.uniform(0, 255, (24, 16, 16)).astype(np.float32), np.arange(24) % 3

@@ -188,6 +188,7 @@ def test_same_seed_same_weights_other_seed_differs() -> None:
         {"class_balance": "none", "optimizer": "adamw", "scheduler": "cosine", "weight_decay": 0.01},
         {"optimizer": "sgd", "scheduler": "plateau", "label_smoothing": 0.1, "grad_clip": 1.0,
          "mixup_alpha": 0.4},
+        {"precision": "bf16", "mixup_alpha": 0.2},
     ],
 )
 def test_trainer_options_run_on_imbalanced_data(params: dict) -> None:
@@ -212,6 +213,8 @@ def test_trainer_options_run_on_imbalanced_data(params: dict) -> None:
 def test_trainer_rejects_bad_configuration_and_labels() -> None:
     with pytest.raises(ValueError, match="optimizer"):
         Trainer(optimizer="lbfgs")
+    with pytest.raises(ValueError, match="precision"):
+        Trainer(precision="fp8")
     X, y = blobs(20)
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
         Trainer(epochs=1).fit(TinyMLP(4), X, y + 1)
@@ -239,6 +242,10 @@ def test_neural_classifier_save_load_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded.predict_proba(Xv), est.predict_proba(Xv))
     np.testing.assert_array_equal(loaded.embed(Xv), est.embed(Xv))
     assert loaded.history_ == est.history_ and loaded.best_epoch_ == est.best_epoch_
+    half = NeuralClassifier.load(est.save(tmp_path / "half", half=True))
+    assert (tmp_path / "half" / "model.pt").stat().st_size < (folder / "model.pt").stat().st_size
+    assert all(p.dtype == torch.float32 for p in half.model_.parameters())
+    np.testing.assert_allclose(half.predict_proba(Xv), est.predict_proba(Xv), atol=1e-2)
 
 
 def test_neural_classifier_same_seed_same_predictions() -> None:

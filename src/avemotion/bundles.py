@@ -134,11 +134,13 @@ def save_bundle(
     trained_on: dict[str, Any],
     extra: dict[str, Any] | None = None,
     overwrite: bool = False,
+    save_options: dict[str, Any] | None = None,
 ) -> Path:
     """Write a bundle folder atomically: everything goes into a temporary sibling folder that is
-    renamed into place at the end. An existing bundle is only replaced with ``overwrite=True``."""
+    renamed into place at the end. An existing bundle is only replaced with ``overwrite=True``.
+    ``save_options`` are passed to the estimator's ``save`` (e.g. ``{"half": True}``)."""
     with writing_folder(path, overwrite=overwrite) as tmp:
-        estimator.save(tmp / "estimator")
+        estimator.save(tmp / "estimator", **(save_options or {}))
         config = {
             "format": FORMAT,
             "name": name,

@@ -13,6 +13,7 @@ mean, unit variance), so brightness and contrast of a video's face crops matter 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -96,9 +97,15 @@ def augment_faces(
     shift: float = 0.1,
     degrees: float = 12.0,
     scale: tuple[float, float] = (0.9, 1.1),
+    erase: float = 0.0,
+    erase_area: tuple[float, float] = (0.02, 0.2),
 ) -> torch.Tensor:
     """Random horizontal flips, shifts (fraction of the side), rotations and zoom of a batch of
-    gray faces ``(B, H, W)`` or ``(B, 1, H, W)``; same shape out (border pixels replicated)."""
+    gray faces ``(B, H, W)`` or ``(B, 1, H, W)``; same shape out (border pixels replicated).
+
+    ``erase``: probability that an image also gets one rectangle of random gray values 0..255
+    (random erasing), covering ``erase_area`` (fraction of the image, min, max), aspect 1:3..3:1.
+    """
     squeeze = x.dim() == 3
     x4 = (x.unsqueeze(1) if squeeze else x).float()
     b = x4.shape[0]
@@ -119,4 +126,28 @@ def augment_faces(
     )
     grid = F.affine_grid(theta, list(x4.shape), align_corners=False)
     out = F.grid_sample(x4, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if erase > 0:
+        out = _random_erase(out, generator, erase, erase_area)
     return out.squeeze(1) if squeeze else out
+
+
+def _random_erase(
+    x: torch.Tensor, generator: torch.Generator, probability: float, area: tuple[float, float]
+) -> torch.Tensor:
+    """``(B, 1, H, W)`` with one rectangle of uniform noise 0..255 in each chosen image."""
+    b, _, h, w = x.shape
+    rand = functools.partial(torch.rand, b, generator=generator, device=x.device)
+    fraction = area[0] + (area[1] - area[0]) * rand()
+    aspect = torch.exp((rand() * 2 - 1) * math.log(3.0))
+    eh = (torch.sqrt(fraction * aspect) * h).clamp(1, h)
+    ew = (torch.sqrt(fraction / aspect) * w).clamp(1, w)
+    top, left = rand() * (h - eh), rand() * (w - ew)
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    inside = (
+        (rows >= top.view(b, 1, 1)) & (rows < (top + eh).view(b, 1, 1))
+        & (cols >= left.view(b, 1, 1)) & (cols < (left + ew).view(b, 1, 1))
+        & (rand() < probability).view(b, 1, 1)
+    )  # fmt: skip
+    noise = torch.rand(x.shape, generator=generator, device=x.device) * 255.0
+    return torch.where(inside.unsqueeze(1), noise, x)

@@ -49,7 +49,7 @@ REQUIRED_TRAINING = (
     "seed",
 )
 """Keys every recipe's ``training`` section must have."""
-OPTIONAL_TRAINING = ("momentum", "scheduler", "scheduler_patience", "label_smoothing", "grad_clip", "mixup_alpha")
+OPTIONAL_TRAINING = ("momentum", "scheduler", "scheduler_patience", "label_smoothing", "grad_clip", "mixup_alpha", "precision")
 """Further ``training`` keys a recipe may have (Trainer options)."""
 _OPTIMIZERS = ("adam", "adamw", "sgd")
 _CLASS_BALANCE = ("loss", "sampler", "none")

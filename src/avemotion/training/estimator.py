@@ -176,10 +176,12 @@ class NeuralClassifier:
 
     # --- persistence ---------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, half: bool = False) -> Path:
         """Write ``model.pt`` and ``config.json`` into the folder ``path`` (atomically each);
         returns the folder. Trainer parameters JSON cannot hold (e.g. a ``batch_transform``
         function) are listed under ``unsaved_trainer_params`` and not restored by :meth:`load`.
+        ``half``: store floating-point weights as float16 (half the file; :meth:`load` puts
+        them back into the float32 network).
         """
         model = self._fitted()
         folder = Path(path)
@@ -188,7 +190,10 @@ class NeuralClassifier:
             raise ValueError(f"model parameters that JSON cannot hold: {', '.join(unsaved)}")
         trainer_params, unsaved_trainer = _json_ready(dict(self.trainer_params or {}))
         buffer = io.BytesIO()
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        if half:
+            state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        torch.save(state, buffer)
         atomic_write_bytes(folder / "model.pt", buffer.getvalue())
         config = {
             "format": CONFIG_FORMAT,

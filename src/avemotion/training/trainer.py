@@ -39,6 +39,7 @@ BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "cosine", "plateau")
 CLASS_BALANCE = ("loss", "sampler", "none")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -150,7 +151,9 @@ class Trainer:
     (``None``: never stop early). ``class_balance``: ``loss`` (cross-entropy weighted by
     inverse class frequency), ``sampler`` (a :class:`WeightedRandomSampler` drawing every class
     equally often) or ``none``. ``mixup_alpha``: mixup with ``Beta(alpha, alpha)`` weights
-    (``None`` or 0: off). ``batch_transform`` is applied to training batches only, on the
+    (``None`` or 0: off). ``precision``: ``fp32``, or ``bf16`` (training forward passes under
+    bfloat16 autocast, weights and optimiser kept in float32: about twice as fast on CPUs with
+    AVX-512 BF16 or AMX; validation and prediction stay float32). ``batch_transform`` is applied to training batches only, on the
     training device, with a seeded ``torch.Generator`` on that device. ``device``: ``None``
     picks CUDA when available. ``checkpoint_path``: the kept state dict is written there
     (atomically, :func:`torch.save`) every time it changes. A trailing training batch of a
@@ -176,6 +179,7 @@ class Trainer:
         label_smoothing: float = 0.0,
         grad_clip: float | None = None,
         mixup_alpha: float | None = None,
+        precision: str = "fp32",
         batch_transform: BatchTransform | None = None,
         seed: int = 0,
         num_threads: int | None = None,
@@ -198,6 +202,8 @@ class Trainer:
             raise ValueError(f"patience must be >= 1 or None, got {patience}")
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if mixup_alpha is not None and mixup_alpha < 0:
             raise ValueError(f"mixup_alpha must be >= 0, got {mixup_alpha}")
         self.epochs = epochs
@@ -213,6 +219,7 @@ class Trainer:
         self.label_smoothing = label_smoothing
         self.grad_clip = grad_clip
         self.mixup_alpha = mixup_alpha
+        self.precision = precision
         self.batch_transform = batch_transform
         self.seed = seed
         self.num_threads = num_threads
@@ -294,13 +301,14 @@ class Trainer:
             if self.batch_transform is not None:
                 xb = self.batch_transform(xb, generator)
             optimizer.zero_grad(set_to_none=True)
-            if self.mixup_alpha:
-                lam = float(rng.beta(self.mixup_alpha, self.mixup_alpha))
-                perm = torch.randperm(len(xb), generator=generator, device=self.device)
-                logits = model(lam * xb + (1 - lam) * xb[perm])
-                loss = lam * criterion(logits, yb) + (1 - lam) * criterion(logits, yb[perm])
-            else:
-                loss = criterion(model(xb), yb)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                if self.mixup_alpha:
+                    lam = float(rng.beta(self.mixup_alpha, self.mixup_alpha))
+                    perm = torch.randperm(len(xb), generator=generator, device=self.device)
+                    logits = model(lam * xb + (1 - lam) * xb[perm])
+                    loss = lam * criterion(logits.float(), yb) + (1 - lam) * criterion(logits.float(), yb[perm])
+                else:
+                    loss = criterion(model(xb).float(), yb)
             loss.backward()
             if self.grad_clip:
                 nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
