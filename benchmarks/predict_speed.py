@@ -104,6 +104,7 @@ def main() -> int:
         "machine": platform.machine(),
         "avemotion": avemotion.__version__,
         "model_load_seconds": round(load_seconds, 3),
+        "face_model_precision": model.face.precision if model.face is not None else None,
         "repeats": args.repeats,
         "clips": rows,
         "batch": {"clips": len(clips), "seconds": round(batch, 3), "clips_per_minute": round(60 * len(clips) / batch, 1)},

@@ -13,6 +13,7 @@ from avemotion.corpora.labels import to_canonical
 from avemotion.errors import NoFaceError
 from avemotion.media.encode import write_video
 from avemotion.models import build_model
+from avemotion.models.base import inference_copy
 from avemotion.models.visual import augment_faces
 from avemotion.recipes import load_recipe
 from avemotion.training.trainer import Trainer
@@ -35,6 +36,23 @@ def test_fer_cnn_shapes_and_augmentation() -> None:
     assert net.embed(x).shape == (3, 256) and net(x.unsqueeze(1)).shape == (3, 7)
     out = augment_faces(x, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and not torch.equal(out, x)
+
+
+def test_inference_copy_folds_batch_norm_and_predicts_the_same() -> None:
+    torch.manual_seed(0)
+    net = build_model("fer_cnn", 7, **load_recipe("face_fer2013")["model"]["params"])
+    for module in net.modules():  # trained-looking statistics, so the folding has work to do
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1), module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5), module.bias.data.uniform_(-0.5, 0.5)
+    net.eval()
+    fast = inference_copy(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # the original is untouched
+    x = torch.rand(5, 48, 48) * 255
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), net(x), atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(fast.embed(x), net.embed(x), atol=1e-4, rtol=1e-4)
 
 
 def test_random_erasing_puts_one_noise_rectangle_in_the_chosen_images() -> None:
@@ -102,6 +120,11 @@ def test_shipped_face_model_on_fer2013_test(shared_data: Path, model: FaceExpres
     assert proba.shape == (len(files), 7) and np.allclose(proba.sum(axis=1), 1)
     accuracy = (np.array(model.labels)[proba.argmax(axis=1)] == truth).mean()
     assert accuracy > 0.45, accuracy  # chance 1/7, the largest class (happy) 25 %
+    fp32 = FaceExpressionModel(model.bundle, precision="fp32").proba_of_crops(images)
+    bf16 = FaceExpressionModel(model.bundle, precision="bf16").proba_of_crops(images)
+    assert np.abs(fp32 - bf16).max() < 0.05 and (fp32.argmax(axis=1) == bf16.argmax(axis=1)).mean() > 0.97
+    with pytest.raises(ValueError, match="precision"):
+        FaceExpressionModel(model.bundle, precision="fp16")  # type: ignore[arg-type]
     rgb = np.repeat(images[:4, :, :, None], 3, axis=3)
     np.testing.assert_allclose(model.proba_of_crops(rgb), proba[:4], atol=1e-6)
     assert model.embed_crops(images[:5]).shape == (5, 256)

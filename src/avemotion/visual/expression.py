@@ -8,6 +8,10 @@ Crops are resized to the bundle's square input and made gray; every crop is scor
 with its horizontal mirror and the two averaged (flip test-time augmentation). A clip's frames
 are pooled by :func:`pool`: ``mean``, ``max`` (per column) or ``attention`` (frames weighted by
 their confidence, :func:`attention_weights`).
+
+``precision``: ``fp32``, ``bf16`` (the network runs under bfloat16 autocast: about 1.8x faster
+on CPUs with AVX-512 BF16; FER2013 test accuracy 70.1 % in both, ``benchmarks/fer2013.py``) or
+``auto`` (the default: ``bf16`` where the CPU has AVX-512 BF16 or AMX, else ``fp32``).
 """
 
 from __future__ import annotations
@@ -17,15 +21,19 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import torch
 
 from avemotion.bundles import Bundle, load_bundle
 from avemotion.corpora.image_arrays import to_gray_square
 from avemotion.corpora.images import load_image
 from avemotion.corpora.table import IMAGE_EXTENSIONS
 from avemotion.errors import AvemotionError, NoFaceError
+from avemotion.models.base import cpu_has_bf16
+from avemotion.training.estimator import proba_in_label_order
 from avemotion.visual.faces import FaceDetector, HaarDetector, crop_face, face_crops, pick_face
 
 Pooling = Literal["mean", "max", "attention"]
+Precision = Literal["auto", "fp32", "bf16"]
 #: Face crop margin (fraction of the detected box on each side): FER2013 faces are tightly cut.
 MARGIN = 0.1
 #: Images no larger than this on both sides are taken as face crops already (FER2013, CK+48).
@@ -68,17 +76,27 @@ def pool(
 class FaceExpressionModel:
     """A loaded face bundle: gray square crops -> probabilities over :attr:`labels`, embeddings."""
 
-    def __init__(self, bundle: Bundle) -> None:
+    def __init__(self, bundle: Bundle, precision: Precision = "auto") -> None:
+        if precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
         if bundle.config.get("kind") != "face":
             raise AvemotionError(f"{bundle.path}: not a face bundle (kind {bundle.config.get('kind')!r})")
         self.bundle = bundle
         self.labels: tuple[str, ...] = bundle.labels
         self.size: int = int(bundle.recipe["features"]["params"].get("size", 48))
+        view = getattr(bundle.estimator, "inference_view", None)
+        self._estimator = view() if view is not None else bundle.estimator  # prediction-only network
+        if precision == "auto":
+            precision = "bf16" if cpu_has_bf16() else "fp32"
+        self.precision: Precision = precision
 
     @classmethod
-    def load(cls, name_or_path: str | os.PathLike[str] = "face") -> FaceExpressionModel:
+    def load(cls, name_or_path: str | os.PathLike[str] = "face", precision: Precision = "auto") -> FaceExpressionModel:
         """Load a shipped face bundle by name or a bundle folder by path (no download)."""
-        return cls(load_bundle(name_or_path))
+        return cls(load_bundle(name_or_path), precision)
+
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def prepare(self, crops: np.ndarray) -> np.ndarray:
         """``(N, H, W)`` gray, ``(N, H, W, 1)`` or ``(N, H, W, 3)`` RGB uint8 -> ``(N, size, size)`` float32."""
@@ -93,13 +111,16 @@ class FaceExpressionModel:
     def proba_of_crops(self, crops: np.ndarray) -> np.ndarray:
         """Probabilities ``(N, n_labels)`` in :attr:`labels` order, averaged with the mirrored crops."""
         x = self.prepare(crops)
-        return (self.bundle.predict_proba(x) + self.bundle.predict_proba(x[:, :, ::-1].copy())) / 2
+        with self._autocast():
+            both = proba_in_label_order(self._estimator, np.concatenate([x, x[:, :, ::-1]]), self.labels)
+        return (both[: len(x)] + both[len(x) :]) / 2
 
     def embed_crops(self, crops: np.ndarray) -> np.ndarray:
         """Penultimate embeddings ``(N, D)`` float32, averaged with the mirrored crops'."""
         x = self.prepare(crops)
-        est = self.bundle.estimator
-        return ((est.embed(x) + est.embed(x[:, :, ::-1].copy())) / 2).astype(np.float32)
+        with self._autocast():
+            both = self._estimator.embed(np.concatenate([x, x[:, :, ::-1]]))
+        return ((both[: len(x)] + both[len(x) :]) / 2).astype(np.float32)
 
     def crops(self, path: str | os.PathLike[str], *, n: int = 12, detector: FaceDetector | None = None) -> np.ndarray:
         """Gray face crops ``(N, size, size)`` uint8 of ``n`` keyframes of a video, or of an image
