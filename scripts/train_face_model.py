@@ -1,13 +1,15 @@
 """Train the face (frame expression) bundle shipped in the package (``avemotion/pretrained/face``).
 
-    OMP_NUM_THREADS=1 python scripts/train_face_model.py [--data ../shared/data/fer2013]
-        [--recipe face_fer2013] [--threads 1] [--out src/avemotion/pretrained/face]
+    OMP_NUM_THREADS=2 python scripts/train_face_model.py --threads 2 [--data ../shared/data/fer2013]
+        [--recipe face_fer2013] [--out src/avemotion/pretrained/face]
 
 Trains the recipe on FER2013's train partition and keeps the epoch with the best validation
-UAR (validation partition; test is not read). The full training state is saved after every
-epoch under the cache folder (``<cache>/face_training/<recipe>-<digest of recipe and data>/resume.pt``): run the same
-command again after an interruption and it continues from the last finished epoch. Test
-figures: ``benchmarks/fer2013.py``.
+UAR (validation partition; test is not read); the shipped bundle took 85 minutes on 2 cores
+(recipe ``face_fer2013``, bfloat16). The full training state is saved after every epoch under
+the cache folder (``<cache>/face_training/<recipe>-<digest of recipe and data>/resume.pt``):
+run the same command again after an interruption and it continues from the last finished
+epoch; a changed recipe starts afresh. The weights are saved as float16. Test figures:
+``benchmarks/fer2013.py``.
 """
 
 from __future__ import annotations
