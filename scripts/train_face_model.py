@@ -108,7 +108,7 @@ def main() -> int:
         kind="face",
         recipe=recipe,
         trained_on=trained_on,
-        extra={"input": {"size": recipe["features"]["params"].get("size", 48), "gray": True, "flip_tta": True}},
+        extra={"input": {"size": size, "gray": True, "flip_tta": True}},
         overwrite=True,
         save_options={"half": True},
     )

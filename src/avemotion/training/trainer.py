@@ -148,19 +148,20 @@ class Trainer:
     ``none`` | ``cosine`` (annealed to 0 over ``epochs``) | ``plateau`` (learning rate halved
     after ``scheduler_patience`` epochs without a better validation UAR, or training loss
     without validation data). ``patience``: epochs without improvement before stopping
-    (``None``: never stop early). ``class_balance``: ``loss`` (cross-entropy weighted by
-    inverse class frequency), ``sampler`` (a :class:`WeightedRandomSampler` drawing every class
-    equally often) or ``none``. ``mixup_alpha``: mixup with ``Beta(alpha, alpha)`` weights
-    (``None`` or 0: off). ``precision``: ``fp32``, or ``bf16`` (training forward passes under
-    bfloat16 autocast, weights and optimiser kept in float32: about twice as fast on CPUs with
-    AVX-512 BF16 or AMX; validation and prediction stay float32). ``batch_transform`` is applied to training batches only, on the
-    training device, with a seeded ``torch.Generator`` on that device. ``device``: ``None``
-    picks CUDA when available. ``checkpoint_path``: the kept state dict is written there
-    (atomically, :func:`torch.save`) every time it changes. A trailing training batch of a
-    single sample is skipped (batch norm cannot train on it). ``resume_path``: after every epoch
-    the whole training state (weights, optimiser, schedule, random generators, history, kept
-    state) is written there atomically; a fit finding that file continues after its last epoch
-    (same data and parameters assumed), so a run that was cut off loses at most one epoch.
+    (``None``: never stop early). ``class_balance``: ``loss`` (cross-entropy weighted by inverse
+    class frequency), ``sampler`` (a :class:`WeightedRandomSampler` drawing every class equally
+    often) or ``none``. ``mixup_alpha``: mixup with ``Beta(alpha, alpha)`` weights (``None`` or
+    0: off). ``precision``: ``fp32``, or ``bf16`` (training forward passes under bfloat16
+    autocast, weights and optimiser kept in float32: about twice as fast on CPUs with AVX-512
+    BF16 or AMX; validation and prediction stay float32). ``batch_transform`` is applied to
+    training batches only, on the training device, with a seeded ``torch.Generator`` on that
+    device. ``device``: ``None`` picks CUDA when available. ``checkpoint_path``: the kept state
+    dict is written there (atomically, :func:`torch.save`) every time it changes. A trailing
+    training batch of a single sample is skipped (batch norm cannot train on it).
+    ``resume_path``: after every epoch the whole training state (weights, optimiser, schedule,
+    random generators, history, kept state) is written there atomically; a fit finding that file
+    continues after its last epoch (same data and parameters assumed), so a run that was cut off
+    loses at most one epoch.
     """
 
     def __init__(
@@ -305,8 +306,8 @@ class Trainer:
                 if self.mixup_alpha:
                     lam = float(rng.beta(self.mixup_alpha, self.mixup_alpha))
                     perm = torch.randperm(len(xb), generator=generator, device=self.device)
-                    logits = model(lam * xb + (1 - lam) * xb[perm])
-                    loss = lam * criterion(logits.float(), yb) + (1 - lam) * criterion(logits.float(), yb[perm])
+                    logits = model(lam * xb + (1 - lam) * xb[perm]).float()
+                    loss = lam * criterion(logits, yb) + (1 - lam) * criterion(logits, yb[perm])
                 else:
                     loss = criterion(model(xb).float(), yb)
             loss.backward()

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -77,7 +78,7 @@ class FaceExpressionModel:
     """A loaded face bundle: gray square crops -> probabilities over :attr:`labels`, embeddings."""
 
     def __init__(self, bundle: Bundle, precision: Precision = "auto") -> None:
-        if precision not in ("auto", "fp32", "bf16"):
+        if precision not in get_args(Precision):
             raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
         if bundle.config.get("kind") != "face":
             raise AvemotionError(f"{bundle.path}: not a face bundle (kind {bundle.config.get('kind')!r})")
@@ -95,8 +96,13 @@ class FaceExpressionModel:
         """Load a shipped face bundle by name or a bundle folder by path (no download)."""
         return cls(load_bundle(name_or_path), precision)
 
-    def _autocast(self) -> torch.autocast:
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16")
+    def _with_mirror(self, crops: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """``fn`` on the prepared crops and their mirror images in one batch (in :attr:`precision`),
+        the two halves averaged: ``(N, ...)``."""
+        x = self.prepare(crops)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            both = fn(np.concatenate([x, x[:, :, ::-1]]))
+        return (both[: len(x)] + both[len(x) :]) / 2
 
     def prepare(self, crops: np.ndarray) -> np.ndarray:
         """``(N, H, W)`` gray, ``(N, H, W, 1)`` or ``(N, H, W, 3)`` RGB uint8 -> ``(N, size, size)`` float32."""
@@ -110,17 +116,11 @@ class FaceExpressionModel:
 
     def proba_of_crops(self, crops: np.ndarray) -> np.ndarray:
         """Probabilities ``(N, n_labels)`` in :attr:`labels` order, averaged with the mirrored crops."""
-        x = self.prepare(crops)
-        with self._autocast():
-            both = proba_in_label_order(self._estimator, np.concatenate([x, x[:, :, ::-1]]), self.labels)
-        return (both[: len(x)] + both[len(x) :]) / 2
+        return self._with_mirror(crops, lambda x: proba_in_label_order(self._estimator, x, self.labels))
 
     def embed_crops(self, crops: np.ndarray) -> np.ndarray:
         """Penultimate embeddings ``(N, D)`` float32, averaged with the mirrored crops'."""
-        x = self.prepare(crops)
-        with self._autocast():
-            both = self._estimator.embed(np.concatenate([x, x[:, :, ::-1]]))
-        return ((both[: len(x)] + both[len(x) :]) / 2).astype(np.float32)
+        return self._with_mirror(crops, self._estimator.embed).astype(np.float32)
 
     def crops(self, path: str | os.PathLike[str], *, n: int = 12, detector: FaceDetector | None = None) -> np.ndarray:
         """Gray face crops ``(N, size, size)`` uint8 of ``n`` keyframes of a video, or of an image
