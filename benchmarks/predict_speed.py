@@ -77,7 +77,7 @@ def main() -> int:
             total = statistics.median(r[0] for r in runs)
             stages = {k: statistics.median(r[1].timings.get(k, 0.0) for r in runs) for k in runs[0][1].timings}
             info = probe(clip)
-            n_frames = max(model.n_frames, int(np.ceil(duration * model.frames_per_second))) if info.has_video else 0
+            n_frames = model.frame_count(duration) if info.has_video else 0
             rows.append({
                 "clip": clip.name if clip.parent != Path(tmp) else "generated 1280x720 H.264+AAC with speech",
                 "size": f"{info.video.width}x{info.video.height}" if info.video else None,

@@ -142,7 +142,75 @@ def speed() -> str:
     return "\n".join(lines) if lines else "(no speed results yet: run benchmarks/predict_speed.py)"
 
 
-TABLES = {"ravdess-audio-table": ravdess_audio, "ravdess-av-table": ravdess_av, "speed-table": speed}
+CORPUS_NAMES = {"tess": "TESS", "turev": "TurEV-DB", "ravdess": "RAVDESS 1-20", "crema_d": "CREMA-D samples"}
+VARIANT_NAMES = {
+    "recipe": "the recipe (layers chosen by inner CV, corpora weighted by sqrt of size)",
+    "last_layer": "last layers only (as `audio_whisper`)",
+    "corpus_equal": "corpora weighted equally",
+    "utterance_norm": "utterance-level normalisation",
+    "channel_aug": "+ channel augmentation (a copy of each training clip: gain, noise, speed, reverberation, telephone band, mu-law)",
+}
+
+
+def cross_corpus() -> str:
+    path = RESULTS / "cross_corpus.json"
+    if not path.is_file():
+        return f"(no {path.name} yet: run benchmarks/cross_corpus.py)"
+    doc = json.loads(path.read_text())
+    variants = doc["variants"]
+    machine = doc["machine"]
+    lines = [
+        f"Leave one corpus out, audio, recipe `{doc['recipe']}`, {machine['cores']} CPU cores, {doc['date']}; "
+        "`python benchmarks/cross_corpus.py`. Scored on the labels the target shares with the model (argmax "
+        "restricted to them); chance = 1 / labels. `adapted`: the same model standardising the target's features "
+        "with the target's own statistics (unsupervised, labels never used). ECE: expected calibration error "
+        "without -> with the fitted temperature.",
+        "",
+        "| target | trained on | labels | UAR | WAR | macro-F1 | UAR adapted | ECE | layers (base / tiny) | T |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    recipe = variants.get("recipe", {})
+    for target, rows in recipe.get("loco", {}).items():
+        for training, r in rows.items():
+            trained = " + ".join(CORPUS_NAMES[c] for c in r["trained_on"])
+            layers = " / ".join(",".join(str(i) for i in block) for block in r["layer_set"])
+            lines.append(
+                f"| {CORPUS_NAMES[target]} | {trained} | {len(r['labels'])} (chance {100 / len(r['labels']):.1f}) | "
+                f"{pct(r['uar'])} | {pct(r['war'])} | {pct(r['macro_f1'])} | {pct(r['adapted']['uar'])} | "
+                f"{r['ece_uncalibrated']:.3f} -> {r['ece']:.3f} | {layers} | {r['temperature']:.2f} |"
+            )
+    for key, title in (("si5", "RAVDESS-SI5, trained on the 16 other actors"),
+                       ("si5_multi", "RAVDESS-SI5, trained on the 16 other actors + TESS + TurEV-DB + CREMA-D")):
+        r = recipe.get(key)
+        if r:
+            lines.append(
+                f"| RAVDESS-SI5 | {title.split(', ', 1)[1]} | 8 (chance 12.5) | {pct(r['uar_mean'], r['uar_std'])} | "
+                f"{pct(r['war_mean'])} | {pct(r['macro_f1_mean'])} | {pct(r['adapted_uar_mean'])} | "
+                f"{r['ece_uncalibrated_mean']:.3f} -> {r['ece_mean']:.3f} | per fold | |"
+            )
+    lines += ["", "Ablations (UAR; every row trained without its target; `adapted` in brackets):", "",
+              "| variant | TESS <- others | TurEV-DB <- others | RAVDESS <- others | RAVDESS-SI5 | RAVDESS-SI5 + other corpora |",
+              "|---|---|---|---|---|---|"]
+    for name, v in variants.items():
+        cells = []
+        for target in ("tess", "turev", "ravdess"):
+            r = v.get("loco", {}).get(target, {}).get("others")
+            cells.append(f"{pct(r['uar'])} ({pct(r['adapted']['uar'])})" if r else "-")
+        for key in ("si5", "si5_multi"):
+            r = v.get(key)
+            cells.append(f"{pct(r['uar_mean'], r['uar_std'])} ({pct(r['adapted_uar_mean'])})" if r else "-")
+        lines.append(f"| {VARIANT_NAMES.get(name, name)} | " + " | ".join(cells) + " |")
+    lines += ["", "Confusion matrices of the recipe (rows: true, columns: predicted):", ""]
+    for target, rows in recipe.get("loco", {}).items():
+        r = rows.get("others")
+        if r:
+            lines.append(f"- {CORPUS_NAMES[target]} <- others: `" + "` / `".join(
+                f"{t}: " + " ".join(str(v) for v in row) for t, row in zip(r["labels"], r["confusion"])) + "`")
+    return "\n".join(lines)
+
+
+TABLES = {"ravdess-audio-table": ravdess_audio, "cross-corpus-table": cross_corpus, "ravdess-av-table": ravdess_av,
+          "speed-table": speed}
 
 
 def write_readme(path: Path = README) -> None:

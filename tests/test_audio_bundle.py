@@ -83,7 +83,9 @@ def test_shipped_audio_model_scores_real_clips(shipped: AudioEmotionModel, share
 def test_shipped_audio_model_on_a_video_track_and_silence(shipped: AudioEmotionModel, shared_data: Path, tmp_path: Path) -> None:
     video = shared_data / "ravdess" / "video_samples" / "Actor_01" / "01-01-07-02-02-01-01.mp4"
     assert shipped.predict(video) in shipped.labels
-    assert shipped.embed(video).shape == (1792,)
+    head = shipped.bundle.estimator
+    selected = sum(width * len(layers) for (_, width), layers in zip(head.blocks, head.layer_set_))
+    assert shipped.embed(video).shape == (selected,)
     silent = tmp_path / "silent.wav"
     write_audio(silent, np.zeros(16000, dtype=np.float32), 16000)
     with pytest.raises(SilentAudioError, match="silent.wav"):
@@ -98,5 +100,5 @@ def test_whisper_model_folder_override_is_checked(tmp_path: Path, monkeypatch: p
         model_dir("base")
     (tmp_path / "model.bin").write_bytes(b"x")
     assert model_dir("base") == tmp_path
-    with pytest.raises(ValueError, match="unknown Whisper size"):
+    with pytest.raises(WhisperUnavailableError, match="large: not a Whisper model folder; use tiny, base"):
         model_dir("large")

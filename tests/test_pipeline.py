@@ -24,7 +24,7 @@ def small_recipe(**augmentation: object) -> dict:
     return validate(
         {
             "labels": ["happy", "sad", "angry"],
-            "features": {"extractor": ["seed001", "whisper_tiny"], "params": {"whisper_tiny": {"compute_type": "int8"}}},
+            "features": {"extractor": ["seed001", "whisper_tiny"], "params": {"whisper_tiny": {"size": "tiny"}}},
             "augmentation": augmentation,
             "model": {"name": "logistic", "params": {"Cs": [0.01, 1.0]}},
             "training": {"validation_fraction": 0.25, "seed": 0},
@@ -35,7 +35,7 @@ def small_recipe(**augmentation: object) -> dict:
 def test_feature_specs_of_a_list() -> None:
     specs = feature_specs(small_recipe())
     assert [name for name, _ in specs] == ["seed001", "whisper_tiny"]
-    assert specs[0][1] == {} and specs[1][1] == {"compute_type": "int8"}
+    assert specs[0][1] == {} and specs[1][1] == {"size": "tiny"}
 
 
 @pytest.fixture(scope="module")

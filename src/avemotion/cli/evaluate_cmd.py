@@ -4,7 +4,8 @@ Without ``--split`` the trained model predicts every clip of the data (video whe
 one, else its audio; an audio + AU model also gets the clip's AU means) and is scored on the
 labels the model and the data share. With ``--split NAME`` the model's *recipe* is
 cross-validated on the data instead (a fresh model trained per fold, speaker-independent), so
-that a model is never scored on speakers it was trained on.
+that a model is never scored on speakers it was trained on. ``--data`` takes folders and manifest
+CSVs of any mix of corpora (read into one table by :func:`~avemotion.corpora.read_corpora`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tqdm import tqdm
 
 from ..bundles import load_bundle
 from ..cache import atomic_write_bytes
-from ..corpora import read_corpus
+from ..corpora import read_corpora
 from ..corpora.labels import label_set
 from ..corpora.openface import au_columns
 from ..errors import AvemotionError
@@ -38,11 +39,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "figures, confusion matrix and ROC curves, as JSON and as an HTML report.",
     )
     p.add_argument("--model", default="default", help="model name or bundle folder (default: %(default)s)")
-    p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="corpus folder(s)")
+    p.add_argument("--data", nargs="+", required=True, metavar="DIR",
+                   help="corpus folder(s) or manifest CSV(s), of one corpus or several")
     p.add_argument("--split", help="cross-validate the model's recipe on this split instead (e.g. ravdess-si5)")
     p.add_argument("--json", type=Path, metavar="OUT", help="write the metrics JSON here")
     p.add_argument("--report", type=Path, metavar="DIR", help="write report.html and its plots here")
     p.add_argument("--limit", type=int, help="score only the first N clips (a quick look)")
+    p.add_argument("--adapt", action="store_true",
+                   help="adapt the audio model to the data first, without labels (test-time adaptation over "
+                        "all the clips given; reads every file once more)")
     p.set_defaults(run=run)
 
 
@@ -106,7 +111,7 @@ def _say(metrics: dict[str, Any], page: Path | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    corpus = read_corpus(*args.data)
+    corpus = read_corpora(*args.data)
     table = corpus.table
     if args.limit:
         table = table.head(args.limit)
@@ -120,6 +125,11 @@ def run(args: argparse.Namespace) -> int:
     if args.split:
         return _cross_validate(args, table, details)
     model = load(args.model)
+    if args.adapt:
+        if not hasattr(model, "adapted"):
+            raise AvemotionError(f"{args.model}: this model cannot adapt")
+        model = model.adapted([p for p in table["audio"] if isinstance(p, str)])
+        details["adapted"] = "audio model adapted to these clips' statistics (no labels)"
     failures: list[str] = []
     y, proba, used = _predict_table(model, table, failures)
     if not y:

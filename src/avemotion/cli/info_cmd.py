@@ -1,7 +1,8 @@
 """``avemotion info PATH...``: what a media file or a corpus folder holds.
 
-A folder (or a FER2013 ``.csv``) is read as a corpus; folders of the same corpus given together
-are merged into one table (e.g. RAVDESS audio and video roots). Any other file is probed as media.
+A folder (or a FER2013 or manifest ``.csv``) is read as a corpus; folders of the same corpus given
+together are merged into one table (e.g. RAVDESS audio and video roots), and each corpus given
+(TESS and TurEV-DB folders, say) is described on its own. Any other file is probed as media.
 A path that fails is reported by name and the others go on; the exit code is 1 if any failed.
 """
 
@@ -28,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="Describe media files (streams, duration, size) and corpus folders (clips, "
         "speakers, emotions, modalities, action-unit coverage, unrecognised files).",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="media file, corpus folder or FER2013 csv")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="media file, corpus folder, FER2013 csv or manifest csv")
     p.add_argument("--corpus", choices=sorted(READERS), help="read folders as this corpus (default: detect)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     p.add_argument("--all-unrecognised", action="store_true", help="list every unrecognised file")

@@ -42,6 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--timeline", action="store_true", help="predict over sliding windows")
     p.add_argument("--window", type=float, default=2.0, help="timeline window, seconds (default: %(default)s)")
     p.add_argument("--hop", type=float, default=1.0, help="timeline hop, seconds (default: %(default)s)")
+    p.add_argument("--adapt", action="store_true",
+                   help="adapt the audio model to all the inputs first, without labels (test-time adaptation: "
+                        "for a set of recordings from one place or corpus; needs at least two; reads each once more)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON document")
     out.add_argument("--csv", action="store_true", help="print CSV, one row per clip or window")
@@ -120,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
                              "(e.g. --model ravdess-av-au)")
     if args.timeline and not hasattr(model, "timeline"):
         raise AvemotionError(f"model {args.model} has no timeline")
+    if args.adapt:
+        if not hasattr(model, "adapted"):
+            raise AvemotionError(f"model {args.model} cannot adapt")
+        model = model.adapted(files)
     predictions: list[Prediction] = []
     for path in tqdm(files, desc="predict", unit="file", disable=len(files) < 2 or not sys.stderr.isatty()):
         try:

@@ -1,10 +1,11 @@
 """``avemotion train --recipe NAME --data DIR... [--split NAME] [--fusion METHOD] --out BUNDLE``.
 
 Trains a recipe (a name from ``avemotion train --list`` or a YAML file) on the clips of the
-corpus folders given, and saves the model as a bundle folder that ``avemotion predict --model``
-and ``avemotion evaluate --model`` take. With ``--split`` the recipe is first cross-validated
-speaker-independently on that split, and the metrics and the HTML report go to
-``BUNDLE/evaluation/``. A recipe runs on the modality it is for; clips without it are left out
+corpus folders and manifest CSVs given (any mix of corpora, read into one table by
+:func:`~avemotion.corpora.read_corpora`), and saves the model as a bundle folder that
+``avemotion predict --model`` and ``avemotion evaluate --model`` take. With ``--split`` the
+recipe is first cross-validated speaker-independently on that split, and the metrics and the
+HTML report go to ``BUNDLE/evaluation/``. A recipe runs on the modality it is for; clips without it are left out
 and counted, and files that fail are reported by name at the end.
 
 A system (``avemotion/recipes/systems``) trains its branches and its fusion (``--fusion``
@@ -24,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from ..bundles import save_bundle
-from ..corpora import read_corpus
+from ..corpora import read_corpora
 from ..errors import AvemotionError
 from ..evaluation.report import report_from_crossval
 from ..fusion.multimodal import FUSIONS
@@ -39,7 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "cross-validate it speaker-independently first (--split).",
     )
     p.add_argument("--recipe", help="recipe or system name (see --list) or YAML file")
-    p.add_argument("--data", nargs="+", metavar="DIR", help="corpus folder(s)")
+    p.add_argument("--data", nargs="+", metavar="DIR",
+                   help="corpus folder(s) or manifest CSV(s), of one corpus or several")
     p.add_argument("--split", help="cross-validate on this split first (e.g. ravdess-si5, speaker5)")
     p.add_argument("--out", type=Path, metavar="BUNDLE", help="bundle folder to write")
     p.add_argument("--fusion", help="systems: fuse with this method instead of the system's (mean, product, "
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     kind = {"audio": "audio", "video": "video"}.get(recipe_modality(recipe), "face")
     if kind == "face":
         raise AvemotionError(f"recipe {args.recipe}: face recipes train with scripts/train_face_model.py for now")
-    table = read_corpus(*args.data).table
+    table = read_corpora(*args.data).table
     without = int(table[kind].isna().sum())
     if without:
         print(f"skipping {without} clips without {kind} (recipe {args.recipe} trains on {kind})", file=sys.stderr)
@@ -115,7 +117,7 @@ def _train_system(args: argparse.Namespace, system: dict[str, Any]) -> int:
     from ..training.systems import SystemClassifier, fit_system
 
     progress = sys.stderr.isatty()
-    table = read_corpus(*args.data).table
+    table = read_corpora(*args.data).table
     failures: list[str] = []
     cv_dir = Path(tempfile.mkdtemp(prefix="avemotion-cv-"))
     try:

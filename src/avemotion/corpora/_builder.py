@@ -13,14 +13,14 @@ without being reported and do not count as files of the corpus.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from avemotion.corpora.table import Corpus, Unrecognised, iter_files
+from avemotion.corpora.table import Corpus, Unrecognised, iter_files, make_table
 from avemotion.errors import CorpusLayoutError
 
 _DOCUMENTATION_PREFIXES = ("readme", "license", "licence", "copying")
@@ -160,6 +160,24 @@ class CorpusBuilder:
     def layout_error(self, root: Path) -> CorpusLayoutError:
         """The error for a root that holds no clip of this corpus."""
         return CorpusLayoutError(root, f"no {self.title} file found (expected {self.expected})")
+
+
+#: Parses one file's path into its clip's fields, or into the reason it is not a clip.
+PathParser = Callable[[Path], dict[str, Any] | str]
+
+
+def read_audio_files(builder: CorpusBuilder, parse: PathParser, order: Sequence[str]) -> Corpus:
+    """Read a corpus whose clips are one audio file each, with the file stem as clip id.
+
+    Of two files of one stem (a .wav and a .flac) the extension earlier in ``order`` wins.
+    """
+    for path in builder.files():
+        fields = parse(path)
+        if isinstance(fields, str):
+            builder.reject(path, fields)
+        else:
+            builder.add(path.stem, "audio", path, fields, preference(path, order))
+    return builder.finish(make_table(builder.rows({"audio": ("audio",)})))
 
 
 def _resolve_root(root: str | os.PathLike[str], title: str, expected: str) -> Path:

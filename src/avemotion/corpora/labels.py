@@ -122,6 +122,52 @@ CORPUS_LABELS: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "neutral": "neutral",
             }
         ),
+        # TESS: the file-name codes (``ps`` = pleasant surprise) and the folder spellings of
+        # the published and re-packaged copies.
+        "tess": MappingProxyType(
+            {
+                "angry": "angry",
+                "disgust": "disgust",
+                "fear": "fearful",
+                "happy": "happy",
+                "neutral": "neutral",
+                "ps": "surprised",
+                "sad": "sad",
+                "pleasant_surprise": "surprised",
+                "pleasant_surprised": "surprised",
+            }
+        ),
+        # TurEV-DB: the Turkish codes of its file names and its folder names.
+        "turev": MappingProxyType(
+            {
+                "kz": "angry",
+                "sk": "calm",
+                "mt": "happy",
+                "hl": "sad",
+                "angry": "angry",
+                "calm": "calm",
+                "happy": "happy",
+                "sad": "sad",
+            }
+        ),
+        # Manifest CSVs: the canonical names and common English synonyms.
+        "manifest": MappingProxyType(
+            {
+                **{emotion: emotion for emotion in EMOTIONS},
+                "anger": "angry",
+                "mad": "angry",
+                "happiness": "happy",
+                "joy": "happy",
+                "fear": "fearful",
+                "afraid": "fearful",
+                "scared": "fearful",
+                "sadness": "sad",
+                "surprise": "surprised",
+                "disgusted": "disgust",
+                "contemptuous": "contempt",
+                "bored": "boredom",
+            }
+        ),
     }
 )
 

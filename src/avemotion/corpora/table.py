@@ -5,12 +5,13 @@ modalities it has) and at least the columns of :data:`COLUMNS`:
 
 =============  ==========================================================================
 clip_id        unique within the corpus (RAVDESS: the file name without its modality code)
-corpus         reader name: ravdess, crema_d, emodb, savee, enterface, fer2013, ck_plus
+corpus         reader name: ravdess, crema_d, emodb, savee, enterface, fer2013, ck_plus, tess,
+               turev; a manifest's ``corpus`` column (default ``manifest``)
 speaker        corpus-qualified speaker id, e.g. ``"ravdess:01"``; ``None`` when unknown
 gender         ``"male"``, ``"female"`` or ``None``
 emotion        canonical emotion (see :mod:`avemotion.corpora.labels`)
 intensity      ``"normal"``/``"strong"`` (RAVDESS), ``"low"``/``"medium"``/``"high"`` (CREMA-D)
-sentence       the corpus's sentence code, or ``None``
+sentence       the corpus's sentence code (TESS, TurEV-DB: the word), or ``None``
 audio          path of the audio file (or a video file whose audio track is used), or ``None``
 video          path of the video file, or ``None``
 image          path of a still image, or ``"<csv path>#<row>"`` for FER2013's CSV, or ``None``

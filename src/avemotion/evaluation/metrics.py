@@ -108,10 +108,25 @@ def log_loss(y_true: Any, proba: np.ndarray, eps: float = 1e-12) -> float:
     return float(-np.log(np.clip(p[np.arange(len(t)), t], eps, 1.0)).mean())
 
 
+def expected_calibration_error(y_true: Any, proba: np.ndarray, n_bins: int = 15) -> float:
+    """Expected calibration error of the top-class confidence: the clip-weighted mean, over
+    ``n_bins`` equal-width confidence bins, of |accuracy - mean confidence| (0 = calibrated)."""
+    t = _labels(y_true)
+    p = np.asarray(proba, dtype=float)
+    confidence, correct = p.max(axis=1), (p.argmax(axis=1) == t).astype(float)
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    gap = 0.0
+    for b in np.unique(bins):
+        inside = bins == b
+        gap += inside.sum() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(gap / max(len(t), 1))
+
+
 def summarize_metrics(y_true: Any, proba: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
     """All metrics of predictions ``argmax(proba)``, JSON-ready.
 
-    Keys: ``n``, ``uar``, ``war``, ``macro_f1``, ``log_loss``, ``labels``, ``per_class`` (see
+    Keys: ``n``, ``uar``, ``war``, ``macro_f1``, ``log_loss``, ``ece`` (see
+    :func:`expected_calibration_error`), ``labels``, ``per_class`` (see
     :func:`per_class`) and ``confusion`` (list of rows, true class by predicted class).
     """
     t = _labels(y_true)
@@ -125,6 +140,7 @@ def summarize_metrics(y_true: Any, proba: np.ndarray, labels: Sequence[str]) -> 
         "war": war(t, pred),
         "macro_f1": macro_f1(t, pred),
         "log_loss": log_loss(t, p),
+        "ece": expected_calibration_error(t, p),
         "labels": list(labels),
         "per_class": per_class(t, pred, labels),
         "confusion": confusion(t, pred, len(labels)).tolist(),

@@ -47,6 +47,7 @@ __all__ = [
     "load_clip",
     "load_frames",
     "probe",
+    "stream_frames",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -465,40 +466,63 @@ class _FramePicker:
     """Picks, from frames arriving in presentation order, the one on screen at each target time.
 
     That is the last frame whose time is <= the target (the first frame for targets before it,
-    the last frame for targets after the end). Only the previous frame is held; only the picked
-    frames are converted to RGB.
+    the last frame for targets after the end). Only the previous frame and the picked frames not
+    yet taken are held; only the picked frames are converted to RGB.
     """
 
     def __init__(self, targets: np.ndarray) -> None:
         self._order = np.argsort(targets, kind="stable")
         self._targets = targets[self._order]
-        self._picked: list[tuple[float, av.VideoFrame]] = []
+        self._picked: list[tuple[float, av.VideoFrame]] = []  # in time order, not yet taken
+        self._taken = 0
         self._previous: tuple[float, av.VideoFrame] | None = None
 
     @property
+    def ready(self) -> int:
+        """Frames picked and not yet taken."""
+        return len(self._picked)
+
+    @property
     def done(self) -> bool:
-        return len(self._picked) == len(self._targets)
+        return self._taken + len(self._picked) == len(self._targets)
 
     def add(self, time: float, frame: av.VideoFrame) -> None:
-        while not self.done and self._targets[len(self._picked)] < time - _TIME_EPS:
+        while not self.done and self._targets[self._taken + len(self._picked)] < time - _TIME_EPS:
             self._picked.append(self._previous or (time, frame))
         self._previous = (time, frame)
 
-    def frames(self, reader: _Reader, size: Size | None) -> Frames:
-        """The picked frames in the order of the targets; EmptyMediaError if no frame came."""
+    def finish(self, reader: _Reader) -> None:
+        """At the end of the stream: the last frame goes to the targets after it;
+        EmptyMediaError if no frame came."""
         if self._previous is None:
             raise EmptyMediaError(reader.path, "no video frames")
-        self._picked += [self._previous] * (len(self._targets) - len(self._picked))
-        converted: dict[int, np.ndarray] = {}
-        for _, frame in self._picked:
-            if id(frame) not in converted:
-                converted[id(frame)] = image = _to_rgb(frame, size)
-                size = image.shape[:2]  # should the resolution change mid-stream
-        images = np.empty((len(self._picked), *size, 3), np.uint8)
-        times = np.empty(len(self._picked))
-        for slot, (time, frame) in zip(self._order, self._picked, strict=True):
-            images[slot], times[slot] = converted[id(frame)], time
-        return Frames(images, times)
+        self._picked += [self._previous] * (len(self._targets) - self._taken - len(self._picked))
+
+    def take(self, count: int, size: Size | None) -> Frames:
+        """The next ``count`` (or fewer) picked frames in time order, removed from the picker."""
+        chunk, self._picked = self._picked[:count], self._picked[count:]
+        self._taken += len(chunk)
+        return _as_frames(chunk, size, np.arange(len(chunk)))
+
+    def frames(self, reader: _Reader, size: Size | None) -> Frames:
+        """All the picked frames in the order of the targets (none taken before)."""
+        self.finish(reader)
+        return _as_frames(self._picked, size, self._order)
+
+
+def _as_frames(picked: list[tuple[float, av.VideoFrame]], size: Size | None, slots: np.ndarray) -> Frames:
+    """The (time, frame) pairs ``picked`` as RGB Frames, pair i at index ``slots[i]``; a frame
+    picked more than once is converted once."""
+    converted: dict[int, np.ndarray] = {}
+    for _, frame in picked:
+        if id(frame) not in converted:
+            converted[id(frame)] = image = _to_rgb(frame, size)
+            size = image.shape[:2]  # should the resolution change mid-stream
+    images = np.empty((len(picked), *(size or (0, 0)), 3), np.uint8)
+    times = np.empty(len(picked))
+    for slot, (time, frame) in zip(slots, picked, strict=True):
+        images[slot], times[slot] = converted[id(frame)], time
+    return Frames(images, times)
 
 
 def _check_times(times: ArrayLike) -> np.ndarray:
@@ -508,18 +532,32 @@ def _check_times(times: ArrayLike) -> np.ndarray:
     return t
 
 
-def _read_clip(reader: _Reader, video: av.VideoStream, picker: _FramePicker, sink: _AudioSink | None = None) -> None:
-    """In one pass, feed ``video`` frames to ``picker`` (until it is done) and audio to ``sink``."""
+def _timed_frames(
+    reader: _Reader, video: av.VideoStream, sink: _AudioSink | None = None
+) -> Iterator[tuple[float, av.VideoFrame]]:
+    """The ``video`` frames with their times (s), in one pass that also feeds audio to ``sink``;
+    ``reader.stop(video)`` ends the video decoding."""
     step = _frame_step(video)
     time = -step
     for frame in reader.frames(video, *([] if sink is None else [sink.stream])):
         if isinstance(frame, av.VideoFrame):
             time = _frame_time(frame, time, step)
-            picker.add(time, frame)
-            if picker.done:
-                reader.stop(video)
+            yield time, frame
         elif sink is not None:
             sink.add(frame)
+
+
+def _read_clip(reader: _Reader, video: av.VideoStream, picker: _FramePicker, sink: _AudioSink | None = None) -> None:
+    """In one pass, feed ``video`` frames to ``picker`` (until it is done) and audio to ``sink``."""
+    for time, frame in _timed_frames(reader, video, sink):
+        picker.add(time, frame)
+        if picker.done:
+            reader.stop(video)
+
+
+def _targets(reader: _Reader, video: av.VideoStream, times: np.ndarray | None, n: int | None) -> np.ndarray:
+    """``times``, or ``n`` evenly spaced times over ``video``."""
+    return times if times is not None else evenly_spaced_times(_stream_duration(reader, video), cast(int, n))
 
 
 def load_frames(
@@ -536,10 +574,41 @@ def load_frames(
     asked = None if times is None else _check_times(times)
     with _open(path) as reader:
         video = reader.video_stream()
-        targets = asked if asked is not None else evenly_spaced_times(_stream_duration(reader, video), cast(int, n))
-        picker = _FramePicker(targets)
+        picker = _FramePicker(_targets(reader, video, asked, n))
         _read_clip(reader, video, picker)
         return picker.frames(reader, size)
+
+
+def stream_frames(
+    path: PathLike, times: ArrayLike | None = None, *, n: int | None = None, chunk: int = 32, size: Size | None = None
+) -> Iterator[Frames]:
+    """The frames of :func:`load_frames` (at increasing ``times``, or ``n`` evenly spaced), as
+    consecutive chunks of at most ``chunk`` frames in time order.
+
+    The same single decoding pass, but only one chunk of frames is held at a time, so memory
+    does not grow with the video's length. All chunks have the first chunk's image size.
+    """
+    if (times is None) == (n is None):
+        raise ValueError("give either times or n")
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    asked = None if times is None else _check_times(times)
+    if asked is not None and np.any(np.diff(asked) < 0):
+        raise ValueError("times must be increasing")
+    with _open(path) as reader:
+        video = reader.video_stream()
+        picker = _FramePicker(_targets(reader, video, asked, n))
+        for time, frame in _timed_frames(reader, video):
+            picker.add(time, frame)
+            while picker.ready >= chunk:
+                frames = picker.take(chunk, size)
+                size = frames.images.shape[1:3]
+                yield frames
+            if picker.done:
+                reader.stop(video)
+        picker.finish(reader)
+        while picker.ready:
+            yield picker.take(chunk, size)
 
 
 def iter_frames(path: PathLike, *, every: int = 1, size: Size | None = None) -> Iterator[tuple[float, np.ndarray]]:
@@ -551,11 +620,8 @@ def iter_frames(path: PathLike, *, every: int = 1, size: Size | None = None) -> 
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
     with _open(path) as reader:
-        video = reader.video_stream()
-        step = _frame_step(video)
-        time, count = -step, 0
-        for frame in reader.frames(video):
-            time = _frame_time(frame, time, step)
+        count = 0
+        for time, frame in _timed_frames(reader, reader.video_stream()):
             if count % every == 0:
                 yield time, _to_rgb(frame, size)
             count += 1

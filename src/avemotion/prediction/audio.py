@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from avemotion.audio.features import check_not_silent
+from avemotion.audio.features import check_enough_speech, check_not_silent
 from avemotion.bundles import Bundle, load_bundle
 from avemotion.errors import AvemotionError
 from avemotion.media.decode import load_audio
@@ -19,9 +19,11 @@ from avemotion.training.pipeline import SAMPLE_RATE, signal_features
 
 
 def speech_signal(path: str | os.PathLike[str]) -> np.ndarray:
-    """The 16 kHz mono audio of ``path``; media errors and SilentAudioError name the file."""
+    """The 16 kHz mono audio of ``path``; media errors, SilentAudioError and
+    TooLittleSpeechError (under 0.5 s of speech) name the file."""
     signal = load_audio(path, SAMPLE_RATE)
     check_not_silent(signal, path)
+    check_enough_speech(signal, SAMPLE_RATE, path)
     return signal
 
 
@@ -46,6 +48,23 @@ class AudioEmotionModel:
 
             signal = soxr.resample(signal, sr, SAMPLE_RATE, quality="HQ").astype(np.float32)
         return signal_features(signal, self.bundle.recipe)
+
+    def adapted(self, paths: list[str]) -> AudioEmotionModel:
+        """A copy adapted, without labels, to the audio of ``paths`` (at least two usable files):
+        its estimator standardises with their features' statistics (estimators with ``adapt``,
+        e.g. the shipped ``layerwise`` head). Files that cannot be read are left out."""
+        if not hasattr(self.bundle.estimator, "adapt"):
+            raise AvemotionError(f"{self.bundle.path}: this audio model cannot adapt (its estimator has no adapt)")
+        rows = []
+        for path in paths:
+            try:
+                rows.append(self.features(speech_signal(path)))
+            except AvemotionError:
+                continue
+        if len(rows) < 2:
+            raise AvemotionError(f"adaptation needs at least two readable audio files, got {len(rows)}")
+        bundle = Bundle(self.bundle.path, self.bundle.config, self.bundle.estimator.adapt(np.stack(rows)))
+        return AudioEmotionModel(bundle)
 
     def proba_of_signal(self, signal: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
         """(n_labels,) probabilities for one signal, in :attr:`labels` order."""

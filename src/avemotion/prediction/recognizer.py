@@ -26,12 +26,13 @@ fusion is learned.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,17 +40,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from avemotion.audio.features import check_not_silent
+from avemotion.audio.features import check_enough_speech, check_not_silent
 from avemotion.bundles import (
     BUNDLE_FILE, FORMAT, Bundle, BundleError, load_bundle, resolve, save_bundle, versions, writing_folder,
 )
 from avemotion.corpora.labels import label_set
 from avemotion.corpora.table import IMAGE_EXTENSIONS
-from avemotion.errors import AvemotionError, NoFaceError, SilentAudioError
+from avemotion.errors import AvemotionError, MediaError, NoFaceError, SilentAudioError, TooLittleSpeechError
 from avemotion.fusion.labels import map_proba
 from avemotion.fusion.multimodal import FEATURE_LEVEL, FUSIONS, MultimodalClassifier
 from avemotion.fusion.rules import RULES
-from avemotion.media.decode import Frames, load_audio, load_clip, probe
+from avemotion.media.decode import Frames, MediaInfo, load_audio, load_clip, probe, stream_frames
 from avemotion.prediction.audio import AudioEmotionModel
 from avemotion.prediction.video import VideoEmotionModel
 from avemotion.training.pipeline import SAMPLE_RATE
@@ -60,6 +61,9 @@ from avemotion.visual.faces import FaceDetector, HaarDetector, crops_of_frames
 PART_MODELS = {"audio": AudioEmotionModel, "face": FaceExpressionModel, "video": VideoEmotionModel}
 #: Fusion methods a recognizer learns (a fitted fuser) rather than applies as a fixed rule.
 LEARNED_FUSIONS = tuple(f for f in FUSIONS if f not in RULES)
+#: Frames a timeline decodes at a time (it holds one window's frames plus one such chunk).
+TIMELINE_CHUNK = 32
+_TIME_EPS = 1e-6
 
 
 @dataclass
@@ -136,10 +140,14 @@ class Recognizer:
     ``fusion`` one of :data:`LEARNED_FUSIONS`; its modalities are named after the parts).
 
     Either model may be ``None`` (an audio-only or face-only recognizer). A clip's face is
-    analysed on ``max(n_frames, duration * frames_per_second)`` evenly spaced frames (a
-    timeline: ``frames_per_second`` over the whole video); the face detector (default: Haar on
-    a 240-pixel copy) runs on every ``detect_every``-th of them and the track carries the box
-    between (see :func:`~avemotion.visual.faces.track_faces`).
+    analysed on ``max(n_frames, duration * frames_per_second)`` evenly spaced frames, at most
+    ``max_frames`` (256: 8 frames/s up to 32 s; a longer video gets 256 frames spread evenly
+    over its whole length, so memory stays bounded: 180 MB of RGB frames at 640x360, 700 MB at
+    1280x720, plus half that for the decoded frames until converted). A timeline analyses ``frames_per_second`` over the whole video without a cap,
+    decoding it in chunks of :data:`TIMELINE_CHUNK` frames and holding only the frames of the
+    windows in progress. The face detector (default: Haar on a 240-pixel copy) runs on every
+    ``detect_every``-th frame and the track carries the box between (see
+    :func:`~avemotion.visual.faces.track_faces`).
     """
 
     def __init__(
@@ -153,6 +161,7 @@ class Recognizer:
         weights: dict[str, float] | None = None,
         n_frames: int = 12,
         frames_per_second: float = 8.0,
+        max_frames: int = 256,
         detector: FaceDetector | None = None,
         detect_every: int = 4,
         name: str = "custom",
@@ -175,8 +184,11 @@ class Recognizer:
         self.labels = label_set(labels)
         self.fusion = fusion
         self.weights = None if weights is None else {m: float(w) for m, w in weights.items()}
+        if not 1 <= n_frames <= max_frames:
+            raise ValueError(f"need 1 <= n_frames <= max_frames, got {n_frames} and {max_frames}")
         self.n_frames = n_frames
         self.frames_per_second = frames_per_second
+        self.max_frames = max_frames
         self.detector = detector or HaarDetector(work_size=240, scale_factor=1.2)
         self.detect_every = detect_every
         self.name = name
@@ -207,7 +219,8 @@ class Recognizer:
         fuser = MultimodalClassifier.load(folder / "fuser") if config["fusion"] in LEARNED_FUSIONS else None
         return cls(
             parts.get("audio"), parts.get("face"), video=parts.get("video"), labels=config["labels"], fusion=config["fusion"],
-            weights=config.get("weights"), n_frames=config.get("n_frames", 12), name=config["name"], fuser=fuser,
+            weights=config.get("weights"), n_frames=config.get("n_frames", 12), max_frames=config.get("max_frames", 256),
+            name=config["name"], fuser=fuser,
         )
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -230,6 +243,7 @@ class Recognizer:
             config = {
                 "format": FORMAT, "name": Path(path).name, "kind": "recognizer", "labels": list(self.labels),
                 "parts": parts, "fusion": self.fusion, "weights": self.weights, "n_frames": self.n_frames,
+                "max_frames": self.max_frames,
                 "versions": versions(),
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             }
@@ -250,6 +264,16 @@ class Recognizer:
                   "trained_on": info}
         self.audio = AudioEmotionModel(Bundle(Path("<fitted in memory>"), config, estimator))
         return self
+
+    def adapted(self, paths: Sequence[str | os.PathLike[str]]) -> Recognizer:
+        """A copy whose audio model is adapted, without labels, to the audio of ``paths``
+        (:meth:`AudioEmotionModel.adapted`: unsupervised test-time adaptation over a batch of one
+        corpus or recording set; every file is read once more for it). Other parts are shared."""
+        if self.audio is None:
+            raise AvemotionError("adaptation needs an audio model; this recognizer has none")
+        adapted = copy.copy(self)
+        adapted.audio = self.audio.adapted([os.fspath(p) for p in paths])
+        return adapted
 
     def describe(self) -> dict[str, Any]:
         """The recognizer's parts, labels and fusion (with the learned fuser's inputs)."""
@@ -275,10 +299,11 @@ class Recognizer:
 
     def _audio_output(self, signal: np.ndarray, source: str, timings: dict[str, float], embed: bool) -> BranchOutput:
         """The audio model's output for ``signal``; stage seconds added to ``timings``.
-        Raises SilentAudioError."""
+        Raises SilentAudioError or TooLittleSpeechError."""
         assert self.audio is not None
         tic = time.perf_counter()
         check_not_silent(signal, source)
+        check_enough_speech(signal, SAMPLE_RATE, source)
         features = self.audio.features(signal)[None]
         mid = time.perf_counter()
         out = BranchOutput(self.audio.bundle.predict_proba(features)[0], self.audio.labels)
@@ -305,21 +330,25 @@ class Recognizer:
 
     def _branches(
         self, source: str, frames: Frames | None, signal: np.ndarray | None, skipped: dict[str, str],
-        timings: dict[str, float], embed: bool,
+        timings: dict[str, float], embed: bool, errors: dict[str, MediaError] | None = None,
     ) -> dict[str, BranchOutput]:
         """The audio and face models' outputs where their input is there (with embeddings when
-        ``embed``); a silent signal or no face found goes into ``skipped`` instead."""
+        ``embed``); a silent signal, too little speech or no face found goes into ``skipped``
+        instead (and the error into ``errors``)."""
         parts: dict[str, BranchOutput] = {}
+        errors = {} if errors is None else errors
         if signal is not None and self.audio is not None:
             try:
                 parts["audio"] = self._audio_output(signal, source, timings, embed)
-            except SilentAudioError:
-                skipped["audio"] = "silent audio"
+            except SilentAudioError as error:
+                skipped["audio"], errors["audio"] = "silent audio", error
+            except TooLittleSpeechError as error:
+                skipped["audio"], errors["audio"] = error.problem, error
         if frames is not None and self.face is not None:
             try:
                 parts["face"] = self._face_output(frames, source, timings, embed)
-            except NoFaceError:
-                skipped["face"] = "no face found"
+            except NoFaceError as error:
+                skipped["face"], errors["face"] = "no face found", error
         return parts
 
     def _fused_proba(self, parts: dict[str, BranchOutput]) -> np.ndarray:
@@ -338,8 +367,13 @@ class Recognizer:
         return map_proba(fused, self.fuser.classes_, self.labels)[0]
 
     def _fuse(self, source: str, parts: dict[str, BranchOutput], skipped: dict[str, str],
-              start: float | None = None, end: float | None = None) -> Prediction:
+              start: float | None = None, end: float | None = None,
+              errors: dict[str, MediaError] | None = None) -> Prediction:
+        """The fused prediction of ``parts``. Without any: the error of the one modality tried
+        (``errors``: e.g. too little speech in an audio file), else every skip reason."""
         if not parts:
+            if errors and len(errors) == 1:
+                raise next(iter(errors.values()))
             reasons = "; ".join(f"{m}: {r}" for m, r in skipped.items())
             raise AvemotionError(f"{source}: nothing to recognise ({reasons})")
         own = {m: {label: float(v) for label, v in zip(o.labels, o.proba)} for m, o in parts.items()}
@@ -352,21 +386,27 @@ class Recognizer:
         embeddings when ``embed``, default: when the fuser reads them) and modality -> why the
         others were skipped; stage seconds go into ``timings``. Raises the media errors naming
         the file."""
-        source = os.fspath(path)
         embed = self._wants_embeddings if embed is None else embed
-        timings = {} if timings is None else timings
+        parts, skipped, _ = self._outputs(os.fspath(path), embed, {} if timings is None else timings)
+        return parts, skipped
+
+    def _outputs(
+        self, source: str, embed: bool, timings: dict[str, float]
+    ) -> tuple[dict[str, BranchOutput], dict[str, str], dict[str, MediaError]]:
+        """:meth:`branch_outputs`, plus the errors of the branches that were tried and failed."""
         tic = time.perf_counter()
-        frames, signal, skipped, _ = self._decode(source)
+        frames, signal, skipped = self._decode(source)
         timings["decode"] = time.perf_counter() - tic
-        parts = self._branches(source, frames, signal, skipped, timings, embed)
+        errors: dict[str, MediaError] = {}
+        parts = self._branches(source, frames, signal, skipped, timings, embed, errors)
         if self.video is not None and "video" not in skipped:
             tic = time.perf_counter()
             try:
                 parts["video"] = self._video_output(source, embed)
-            except NoFaceError:
-                skipped["video"] = "no face found"
+            except NoFaceError as error:
+                skipped["video"], errors["video"] = "no face found", error
             timings["video_model"] = time.perf_counter() - tic
-        return parts, skipped
+        return parts, skipped, errors
 
     def _video_output(self, source: str, embed: bool) -> BranchOutput:
         assert self.video is not None
@@ -377,49 +417,79 @@ class Recognizer:
         """The recognizer's models by modality (``audio``, ``face``, ``video``), None where absent."""
         return {"audio": self.audio, "face": self.face, "video": self.video}
 
-    def _decode(self, path: str) -> tuple[Frames | None, np.ndarray | None, dict[str, str], float]:
-        """The clip's keyframes, 16 kHz audio, modality -> why it is skipped, and duration (s),
-        as far as the models need them and the file has them (one decoding pass)."""
+    def frame_count(self, duration: float, *, timeline: bool = False) -> int:
+        """Frames the face branch analyses in a video of ``duration`` s:
+        ``max(n_frames, duration * frames_per_second)``, at most :attr:`max_frames` for a
+        whole-clip prediction (not for a ``timeline``, which decodes in chunks)."""
+        n = max(self.n_frames, int(np.ceil(duration * self.frames_per_second)))
+        return n if timeline else min(n, self.max_frames)
+
+    def _skipped(self, info: MediaInfo | None) -> dict[str, str]:
+        """Modality -> why it cannot be used, for media ``info`` (None: an image) and the models there are."""
         skipped: dict[str, str] = {}
-        suffix = Path(path).suffix.lower()
-        frames, signal = None, None
-        if suffix in IMAGE_EXTENSIONS:
+        if info is None:
             skipped["audio"] = "an image has no audio"
             if self.video is not None:
                 skipped["video"] = "an image is not a video"
-            if self.face is not None:
-                from avemotion.corpora.images import load_image
-
-                image = load_image(path)
-                rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
-                frames = Frames(rgb[None], np.zeros(1))
-            return frames, signal, skipped, 0.0
-        info = probe(path)
-        if not info.has_video:
-            skipped["face"] = skipped["video"] = "no video stream"
-        if not info.has_audio:
-            skipped["audio"] = "no audio track"
-        if info.has_video and self.face is not None:
-            n = max(self.n_frames, int(np.ceil(info.duration * self.frames_per_second)))
-            frames, signal = load_clip(path, n_frames=n, sr=SAMPLE_RATE)
-        elif info.has_audio and self.audio is not None:
-            signal = load_audio(path, SAMPLE_RATE)
+        else:
+            if not info.has_video:
+                skipped["face"] = skipped["video"] = "no video stream"
+            if not info.has_audio:
+                skipped["audio"] = "no audio track"
         if self.audio is None:
             skipped.setdefault("audio", "no audio model")
         if self.face is None:
             skipped.setdefault("face", "no face model")
         if self.video is None:
             skipped.pop("video", None)
-        return frames, signal, skipped, info.duration
+        return skipped
+
+    def _image_frames(self, path: str) -> Frames | None:
+        """The image at ``path`` as one RGB frame at time 0 (None without a face model)."""
+        if self.face is None:
+            return None
+        from avemotion.corpora.images import load_image
+
+        image = load_image(path)
+        rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+        return Frames(rgb[None], np.zeros(1))
+
+    def _decode(self, path: str) -> tuple[Frames | None, np.ndarray | None, dict[str, str]]:
+        """The clip's keyframes (:meth:`frame_count`), 16 kHz audio and modality -> why it is
+        skipped, as far as the models need them and the file has them (one decoding pass)."""
+        if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
+            return self._image_frames(path), None, self._skipped(None)
+        info = probe(path)
+        frames, signal = None, None
+        if info.has_video and self.face is not None:
+            frames, signal = load_clip(path, n_frames=self.frame_count(info.duration), sr=SAMPLE_RATE)
+        elif info.has_audio and self.audio is not None:
+            signal = load_audio(path, SAMPLE_RATE)
+        return frames, signal, self._skipped(info)
+
+    def _timeline_inputs(self, path: str) -> tuple[Iterable[Frames] | None, np.ndarray | None, dict[str, str], float]:
+        """For :meth:`timeline`: the keyframes as a lazy stream of chunks (one decoding pass,
+        started when first read), 16 kHz audio, modality -> why it is skipped, and duration (s)."""
+        if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
+            frames = self._image_frames(path)
+            return None if frames is None else [frames], None, self._skipped(None), 0.0
+        info = probe(path)
+        signal = load_audio(path, SAMPLE_RATE) if info.has_audio and self.audio is not None else None
+        chunks = None
+        if info.has_video and self.face is not None:
+            n = self.frame_count(info.duration, timeline=True)
+            chunks = stream_frames(path, n=n, chunk=TIMELINE_CHUNK)
+        return chunks, signal, self._skipped(info), info.duration
 
     def analyse(self, path: str | os.PathLike[str]) -> Prediction:
         """The clip's fused prediction. Raises an :class:`~avemotion.errors.AvemotionError`
-        naming the file when it cannot be read or no modality is usable."""
+        naming the file when it cannot be read or no modality is usable (the modality's own
+        error when only one could be tried, e.g. too little speech in an audio file)."""
         source = os.fspath(path)
         timings: dict[str, float] = {}
-        parts, skipped = self.branch_outputs(source, timings=timings)
+        parts, skipped, errors = self._outputs(source, self._wants_embeddings, timings)
         tic = time.perf_counter()
-        prediction = self._fuse(source, parts, skipped)
+        prediction = self._fuse(source, parts, skipped, errors=errors)
         timings["fusion"] = time.perf_counter() - tic
         prediction.timings = timings
         return prediction
@@ -436,33 +506,73 @@ class Recognizer:
 
     def timeline(self, path: str | os.PathLike[str], *, window: float = 2.0, hop: float = 1.0) -> list[Prediction]:
         """Predictions over sliding windows of ``window`` s every ``hop`` s (the last window
-        ends at the end of the media; a clip shorter than ``window`` gives one window)."""
+        ends at the end of the media; a clip shorter than ``window`` gives one window).
+
+        Any length: the audio is held whole (16 kHz float32, about 4 MB a minute) and the video
+        is decoded in chunks as the windows advance, holding only the frames of the window in
+        progress (``window * frames_per_second``) plus one chunk. Windows where nothing can be
+        recognised are left out; when none can, the error names the file (a single window's
+        own error, e.g. too little speech)."""
         if window <= 0 or hop <= 0:
             raise ValueError("window and hop must be > 0 seconds")
         source = os.fspath(path)
-        frames, signal, skipped, duration = self._decode(source)
-        starts = list(np.arange(0.0, max(duration - window, 0.0) + 1e-9, hop))
-        if duration > window and starts[-1] + window < duration - 1e-6:
-            starts.append(duration - window)
-        out = []
-        for start in starts:
-            end = min(start + window, duration) if duration > 0 else window
+        chunks, signal, skipped, duration = self._timeline_inputs(source)
+        spans = _spans(duration, window, hop)
+        out: list[Prediction] = []
+        failure: AvemotionError | None = None
+        for (start, end), inside in zip(spans, _frames_per_window(chunks or [], spans), strict=True):
             why = dict(skipped)
             piece = None if signal is None else signal[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-            inside = None
-            if frames is not None:
-                keep = (frames.times >= start) & (frames.times < end + 1e-6)
-                inside = Frames(frames.images[keep], frames.times[keep]) if keep.any() else None
-                if inside is None and self.face is not None:
-                    why["face"] = "no face found"
-            parts = self._branches(source, inside, piece, why, {}, self._wants_embeddings)
+            if chunks is not None and inside is None:
+                why["face"] = "no face found"
+            errors: dict[str, MediaError] = {}
+            parts = self._branches(source, inside, piece, why, {}, self._wants_embeddings, errors)
             try:
-                out.append(self._fuse(source, parts, why, float(start), float(end)))
-            except AvemotionError:
-                continue
+                out.append(self._fuse(source, parts, why, start, end, errors))
+            except AvemotionError as error:
+                failure = error
         if not out:
+            if len(spans) == 1 and failure is not None:
+                raise failure
             raise AvemotionError(f"{source}: no window could be recognised ({', '.join(skipped.values()) or 'silent, no face'})")
         return out
+
+
+def _spans(duration: float, window: float, hop: float) -> list[tuple[float, float]]:
+    """The timeline's (start, end) windows (s) over ``duration`` s: every ``hop`` s, the last one
+    ending at the end; one window ``(0, min(duration, window))`` (``(0, window)`` for an image)
+    when the media is no longer than ``window``. Starts and ends increase."""
+    starts = list(np.arange(0.0, max(duration - window, 0.0) + 1e-9, hop))
+    if duration > window and starts[-1] + window < duration - 1e-6:
+        starts.append(duration - window)
+    return [(float(s), float(min(s + window, duration) if duration > 0 else window)) for s in starts]
+
+
+def _frames_per_window(chunks: Iterable[Frames], spans: Sequence[tuple[float, float]]) -> Iterator[Frames | None]:
+    """For each (start, end) span (s, starts and ends increasing), the frames of ``chunks``
+    (consecutive, in time order) with start <= time <= end, or None when there are none.
+
+    Reads chunks only as far as the current span needs and drops the frames before its start,
+    so it holds one span's frames plus one chunk."""
+    stream = iter(chunks)
+    held: Frames | None = None
+    more = True
+    for start, end in spans:
+        while more and (held is None or len(held) == 0 or held.times[-1] < end + _TIME_EPS):
+            chunk = next(stream, None)
+            if chunk is None:
+                more = False
+            elif held is None or len(held) == 0:
+                held = chunk
+            else:
+                held = Frames(np.concatenate([held.images, chunk.images]), np.concatenate([held.times, chunk.times]))
+        if held is None:
+            yield None
+            continue
+        first = int(np.searchsorted(held.times, start, side="left"))
+        held = Frames(held.images[first:], held.times[first:])
+        stop = int(np.searchsorted(held.times, end + _TIME_EPS, side="left"))
+        yield Frames(held.images[:stop], held.times[:stop]) if stop else None
 
 
 def load(name_or_path: str | os.PathLike[str] = "default") -> Any:

@@ -73,7 +73,7 @@ def _say(message: str, progress: bool) -> None:
         tqdm.write(message, file=sys.stderr)
 
 
-def _fit_parameters(estimator: Any) -> set[str]:
+def fit_parameters(estimator: Any) -> set[str]:
     """Names of the explicit parameters of ``estimator.fit`` (``**kwargs`` are not counted)."""
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return {p.name for p in inspect.signature(estimator.fit).parameters.values() if p.kind in kinds}
@@ -246,7 +246,7 @@ def cross_validate(
             continue
         estimator = make_estimator()
         description = description or repr(estimator)
-        params = _fit_parameters(estimator)
+        params = fit_parameters(estimator)
         if not {"X_val", "y_val"} <= params:
             fold = Fold(fold.name, train=fold.train, test=fold.test)
         elif not len(fold.validation) and validation_fraction > 0:

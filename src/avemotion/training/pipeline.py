@@ -31,7 +31,7 @@ import torch
 from tqdm import tqdm
 
 from avemotion.audio.augment import Augmenter, spec_augment
-from avemotion.audio.extract import compute, extract_all, extractor_params
+from avemotion.audio.extract import cache_params, compute, extract_all
 from avemotion.audio.features import check_not_silent
 from avemotion.cache import FeatureCache
 from avemotion.corpora.labels import label_set
@@ -40,7 +40,7 @@ from avemotion.errors import AvemotionError
 from avemotion.media.decode import load_audio
 from avemotion.models import HEADS, MODELS
 from avemotion.recipes import recipe_modality
-from avemotion.training.crossval import CVResult, cross_validate
+from avemotion.training.crossval import CVResult, cross_validate, fit_parameters
 from avemotion.training.estimator import NeuralClassifier
 from avemotion.visual.extract import VIDEO_EXTRACTORS
 
@@ -151,7 +151,7 @@ def augmented_copies(
             return signal_features(augmenter(signal, SAMPLE_RATE, rng), recipe)
 
         params = {
-            "features": [[n, extractor_params(n, sr=SAMPLE_RATE, **p)] for n, p in specs],
+            "features": [[n, cache_params(n, sr=SAMPLE_RATE, **p)] for n, p in specs],
             "augmenter": recipe["augmentation"]["waveform"],
             "seed": seed,
             "copy": copy,
@@ -348,6 +348,9 @@ def fit_recipe(
     kwargs: dict[str, Any] = {}
     if data.augmented:
         kwargs["extra_train"] = [(a[fold.train], y[fold.train]) for a in data.augmented]
+    if "groups" in fit_parameters(estimator):
+        speakers = data.table["speaker"].astype(str).to_numpy()
+        kwargs.update(groups=speakers[fold.train], groups_val=speakers[fold.validation])
     estimator.fit(data.X[fold.train], y[fold.train], data.X[fold.validation], y[fold.validation], **kwargs)
     info = {
         "corpus": sorted(data.table["corpus"].unique()),

@@ -1,0 +1,237 @@
+"""A head on every layer of frozen speech encoders: picks the layers, learns from several corpora,
+calibrates its probabilities.
+
+Input: (N, D) rows that concatenate, per encoder ("block"), the mean and standard deviation of
+each of its hidden states (:func:`avemotion.audio.whisper.whisper_layers`), ``blocks`` giving
+each block's ``(n_states, values per state)`` (base: 7 states of 1,024 values). :class:`LayerwiseHead`:
+
+1. scores every candidate layer set of ``layer_sets`` (one list of hidden-state indices per
+   block, negative from the end) and every ``C`` by a speaker-grouped ``inner_folds``-fold
+   cross-validation over the training speakers only (the score: mean over the training corpora
+   of each corpus's UAR, the argmax restricted to that corpus's labels);
+2. fits the best on all training clips with :class:`~.partial.PartialLabelLogistic`: a clip
+   teaches only the labels its corpus has, corpora and classes balanced;
+3. fits a temperature on the inner folds' held-out logits of the chosen set (``calibrate``), so
+   a confidence of 0.8 means about 80 % right on speakers the head did not train on.
+
+:meth:`LayerwiseHead.adapt` gives a copy that standardises with a batch's own statistics
+(unsupervised test-time adaptation to a new corpus or recording set).
+
+A clip's corpus is the part of its speaker id before ``:`` (``tess:OAF`` -> ``tess``), as every
+corpus reader in avemotion writes it; ``fit`` takes speakers as ``groups``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import GroupKFold
+
+from avemotion.cache import atomic_write_npz
+
+from .partial import PartialLabelLogistic, balanced_weights, fit_temperature, row_space_basis
+
+__all__ = ["LayerwiseHead", "corpus_of"]
+
+
+def corpus_of(speakers: np.ndarray) -> np.ndarray:
+    """(N,) corpus names: the part of each speaker id before ``:`` (the whole id without one)."""
+    return np.asarray([str(s).split(":", 1)[0] for s in speakers])
+
+
+def _uar(y: np.ndarray, pred: np.ndarray) -> float:
+    classes = np.unique(y)
+    return float(np.mean([np.mean(pred[y == c] == c) for c in classes]))
+
+
+class LayerwiseHead(ClassifierMixin, BaseEstimator):
+    """Layer-set selection + partial-label logistic regression + temperature (module docstring).
+
+    ``normalise``: ``"none"`` or ``"utterance"`` (each hidden state's mean and std vectors of a
+    clip scaled to unit RMS before standardisation, which removes the clip's overall level).
+    """
+
+    def __init__(
+        self,
+        blocks: Sequence[Sequence[int]] = ((7, 1024), (5, 768)),
+        layer_sets: Sequence[Sequence[Sequence[int]]] = (((-1,), (-1,)),),
+        Cs: Sequence[float] = (0.001, 0.003, 0.01),
+        inner_folds: int = 4,
+        corpus_balance: str = "sqrt",
+        normalise: str = "none",
+        calibrate: bool = True,
+        max_iter: int = 200,
+    ) -> None:
+        self.blocks = blocks
+        self.layer_sets = layer_sets
+        self.Cs = Cs
+        self.inner_folds = inner_folds
+        self.corpus_balance = corpus_balance
+        self.normalise = normalise
+        self.calibrate = calibrate
+        self.max_iter = max_iter
+
+    # -- features -------------------------------------------------------------------------
+    def _columns(self, layer_set: Sequence[Sequence[int]]) -> np.ndarray:
+        columns, offset = [], 0
+        if len(layer_set) != len(self.blocks):
+            raise ValueError(f"a layer set needs one list per block ({len(self.blocks)}), got {layer_set!r}")
+        for (n_states, width), layers in zip(self.blocks, layer_set):
+            for layer in layers:
+                index = layer % n_states
+                columns.append(np.arange(offset + index * width, offset + (index + 1) * width))
+            offset += n_states * width
+        return np.concatenate(columns)
+
+    def _prepare(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        expected = sum(n * w for n, w in self.blocks)
+        if X.shape[1] != expected:
+            raise ValueError(f"features have {X.shape[1]} values per clip; blocks {list(self.blocks)} need {expected}")
+        if self.normalise == "utterance":
+            width = [w // 2 for n, w in self.blocks for _ in range(2 * n)]
+            pieces = np.split(X, np.cumsum(width)[:-1], axis=1)
+            X = np.concatenate([p / np.sqrt(np.mean(p**2, axis=1, keepdims=True) + 1e-12) for p in pieces], axis=1)
+        elif self.normalise != "none":
+            raise ValueError(f"normalise must be 'none' or 'utterance', got {self.normalise!r}")
+        return X
+
+    # -- fitting --------------------------------------------------------------------------
+    def _fit_one(self, X: np.ndarray, y: np.ndarray, mask: np.ndarray, corpora: np.ndarray, C: float,
+                 init: Any = None) -> tuple[np.ndarray, np.ndarray, PartialLabelLogistic]:
+        mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-8
+        weights = balanced_weights(y, corpora, self.corpus_balance)
+        model = PartialLabelLogistic(C=C, max_iter=self.max_iter).fit((X - mean) / scale, y, mask, weights, init)
+        return mean, scale, model
+
+    def _c_path(self, X: np.ndarray, y: np.ndarray, mask: np.ndarray, corpora: np.ndarray,
+                X_test: np.ndarray) -> dict[float, np.ndarray]:
+        """Held-out logits of ``X_test`` for every C, fitted on (X, y) from the smallest C up, each
+        fit starting from the previous one; in the row space of X when it has fewer rows than
+        columns (the same optimum, see :class:`PartialLabelLogistic`)."""
+        mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-8
+        X, X_test = (X - mean) / scale, (X_test - mean) / scale
+        if X.shape[0] < X.shape[1]:
+            basis = row_space_basis(X)
+            X, X_test = X @ basis, X_test @ basis
+        weights = balanced_weights(y, corpora, self.corpus_balance)
+        out, init = {}, None
+        for C in sorted(self.Cs):
+            model = PartialLabelLogistic(C=C, max_iter=self.max_iter).fit(X, y, mask, weights, init)
+            init = (model.coef_, model.intercept_)
+            out[C] = model.decision_function(X_test)
+        return out
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
+        groups_val: np.ndarray | None = None,
+    ) -> LayerwiseHead:
+        """Fit on (N, D) rows, N labels and N speaker ids (``groups``); validation clips, when
+        given, join the training clips (the head selects by its own inner cross-validation)."""
+        X, y = self._prepare(X), np.asarray(y).astype(str)
+        speakers = np.asarray(groups).astype(str) if groups is not None else np.arange(len(y)).astype(str)
+        if X_val is not None and y_val is not None and len(y_val):
+            X = np.concatenate([X, self._prepare(X_val)])
+            y = np.concatenate([y, np.asarray(y_val).astype(str)])
+            extra = np.asarray(groups_val).astype(str) if groups_val is not None else np.char.add("val", np.arange(len(y_val)).astype(str))
+            speakers = np.concatenate([speakers, extra])
+        corpora = corpus_of(speakers)
+        self.classes_ = np.unique(y)
+        index = np.searchsorted(self.classes_, y)
+        self.corpus_labels_ = {c: sorted(set(y[corpora == c])) for c in np.unique(corpora)}
+        mask = np.stack([np.isin(self.classes_, self.corpus_labels_[c]) for c in corpora])
+        n_folds = min(self.inner_folds, len(np.unique(speakers)))
+        self.scores_: dict[str, float] = {}
+        best: tuple[float, int, float] | None = None
+        best_logits: np.ndarray | None = None
+        for s, layer_set in enumerate(self.layer_sets):
+            columns = self._columns(layer_set)
+            logits_by_c = {C: np.zeros((len(y), len(self.classes_))) for C in self.Cs}
+            for train, test in GroupKFold(n_splits=n_folds).split(X, index, speakers):
+                for C, logits in self._c_path(X[train][:, columns], index[train], mask[train], corpora[train],
+                                              X[test][:, columns]).items():
+                    logits_by_c[C][test] = logits
+            for C, logits in logits_by_c.items():
+                pred = np.where(mask, logits, -np.inf).argmax(axis=1)
+                score = float(np.mean([_uar(index[corpora == c], pred[corpora == c]) for c in np.unique(corpora)]))
+                self.scores_[f"{s}:{C:g}"] = score
+                key = (score, -s, -C)
+                if best is None or key > (best[0], -best[1], -best[2]):
+                    best, best_logits = (score, s, C), logits
+        assert best is not None and best_logits is not None
+        self.inner_score_, self.layer_set_, self.C_ = best[0], [list(b) for b in self.layer_sets[best[1]]], best[2]
+        self.temperature_ = fit_temperature(best_logits, index, mask) if self.calibrate else 1.0
+        columns = self._columns(self.layer_set_)
+        self.mean_, self.scale_, model = self._fit_one(X[:, columns], index, mask, corpora, self.C_)
+        self.coef_, self.intercept_ = model.coef_, model.intercept_
+        return self
+
+    def adapt(self, X: np.ndarray) -> LayerwiseHead:
+        """A copy that standardises with the statistics of ``X`` (N >= 2 clips of one target
+        corpus or recording set) instead of the training clips': unsupervised test-time
+        adaptation over a batch. Labels are never used."""
+        X = self._prepare(X)
+        if len(X) < 2:
+            raise ValueError("test-time adaptation needs at least two clips")
+        columns = self._columns(self.layer_set_)
+        adapted = copy.copy(self)
+        adapted.mean_, adapted.scale_ = X[:, columns].mean(axis=0), X[:, columns].std(axis=0) + 1e-8
+        return adapted
+
+    # -- prediction -----------------------------------------------------------------------
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """(N, K) logits before the temperature, columns in ``classes_`` order."""
+        columns = self._columns(self.layer_set_)
+        return ((self._prepare(X)[:, columns] - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """(N, K) calibrated probabilities, columns in ``classes_`` order."""
+        z = self.decision_function(X) / self.temperature_
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """(N,) predicted labels."""
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+    def embed(self, X: np.ndarray) -> np.ndarray:
+        """The standardised selected features (N, D'): this head's penultimate representation."""
+        columns = self._columns(self.layer_set_)
+        return ((self._prepare(X)[:, columns] - self.mean_) / self.scale_).astype(np.float32)
+
+    # -- saving ---------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the fitted head to ``path/head.npz`` (plain arrays, no pickle); returns the folder."""
+        folder = Path(path)
+        atomic_write_npz(folder / "head.npz", {
+            "blocks": np.asarray(self.blocks, dtype=np.int64),
+            "layer_set": np.asarray([",".join(str(i) for i in b) for b in self.layer_set_]),
+            "normalise": np.asarray(self.normalise),
+            "mean": self.mean_, "scale": self.scale_, "coef": self.coef_, "intercept": self.intercept_,
+            "classes": np.asarray(self.classes_).astype(str), "temperature": np.float64(self.temperature_),
+            "C": np.float64(self.C_), "inner_score": np.float64(self.inner_score_),
+        })
+        return folder
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> LayerwiseHead:
+        """A fitted head from a folder written by :meth:`save`."""
+        with np.load(Path(path) / "head.npz", allow_pickle=False) as z:
+            head = cls(blocks=[tuple(int(v) for v in b) for b in z["blocks"]], normalise=str(z["normalise"]))
+            head.layer_set_ = [[int(i) for i in s.split(",")] for s in z["layer_set"]]
+            head.mean_, head.scale_, head.coef_, head.intercept_ = z["mean"], z["scale"], z["coef"], z["intercept"]
+            head.classes_ = z["classes"]
+            head.temperature_, head.C_, head.inner_score_ = float(z["temperature"]), float(z["C"]), float(z["inner_score"])
+        return head

@@ -1,0 +1,127 @@
+"""Training one audio model on several corpora of different layouts and label sets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from avemotion.bundles import load_bundle
+from avemotion.cli.main import main
+from avemotion.media.decode import load_audio
+
+REPO = Path(__file__).resolve().parents[1]
+SR = 16_000
+TESS_EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "ps", "sad")
+TUREV = {"Angry": "kz", "Calm": "sk", "Happy": "mt", "Sad": "hl"}
+
+
+def _clip(speech: np.ndarray, seed: int) -> np.ndarray:
+    """1.5 s of the sample's speech from a seeded offset, with a seeded gain and pitch-free noise."""
+    rng = np.random.default_rng(seed)
+    start = int(rng.integers(0, len(speech) - int(1.5 * SR)))
+    piece = speech[start : start + int(1.5 * SR)] * rng.uniform(0.5, 1.0)
+    return (piece + 0.003 * rng.standard_normal(len(piece))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    speech = load_audio(REPO / "examples" / "sample.mp4", sr=SR)
+    root = tmp_path_factory.mktemp("corpora")
+    tess = root / "tess" / "TESS_Toronto_emotional_speech_set_data"
+    seed = 0
+    for speaker in ("OAF", "YAF"):
+        for emotion in TESS_EMOTIONS:
+            folder = tess / f"{speaker}_{'pleasant_surprise' if emotion == 'ps' else emotion}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for word in ("back", "bar"):
+                seed += 1
+                sf.write(folder / f"{speaker}_{word}_{emotion}.flac", _clip(speech, seed), SR)
+    turev = root / "turev" / "Sound Source"
+    for emotion, code in TUREV.items():
+        (turev / emotion).mkdir(parents=True, exist_ok=True)
+        for speaker in ("1157", "1234", "1358"):
+            for word in ("elma", "kalem"):
+                seed += 1
+                sf.write(turev / emotion / f"{speaker}_{code}_{word}.flac", _clip(speech, seed), SR)
+    return root / "tess", root / "turev"
+
+
+def test_train_on_two_corpora_with_different_label_sets(corpora: tuple[Path, Path], tmp_path: Path) -> None:
+    tess, turev = corpora
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        "labels: ravdess8\n"
+        "features:\n  extractor: [whisper_layers_tiny]\n"
+        "model:\n  name: layerwise\n  params:\n    blocks: [[5, 768]]\n"
+        "    layer_sets: [[[-1]], [[2]]]\n    Cs: [0.01]\n    inner_folds: 3\n"
+        "training:\n  validation_fraction: 0.2\n  seed: 0\n"
+    )
+    out = tmp_path / "model"
+    assert main(["train", "--recipe", str(recipe), "--data", str(tess), str(turev), "--out", str(out)]) == 0
+    bundle = load_bundle(out)
+    head = bundle.estimator
+    assert sorted(bundle.config["trained_on"]["corpus"]) == ["tess", "turev"]
+    assert head.layer_set_ in ([[-1]], [[2]]) and head.temperature_ > 0
+    proba = bundle.predict_proba(np.zeros((1, 5 * 768)))
+    assert proba.shape == (1, 8) and np.isclose(proba.sum(), 1.0)
+    # the model answers for a new file
+    clip = tmp_path / "new.wav"
+    sf.write(clip, _clip(load_audio(REPO / "examples" / "sample.mp4", sr=SR), 999), SR)
+    assert main(["predict", "--model", str(out), str(clip), "--json"]) == 0
+    # unsupervised test-time adaptation over several inputs; one input cannot adapt
+    other = tmp_path / "other.wav"
+    sf.write(other, _clip(load_audio(REPO / "examples" / "sample.mp4", sr=SR), 998), SR)
+    assert main(["predict", "--model", str(out), str(clip), str(other), "--adapt", "--json"]) == 0
+    assert main(["predict", "--model", str(out), str(clip), "--adapt"]) == 1
+    assert main(["evaluate", "--model", str(out), "--data", str(turev), "--adapt"]) == 0
+
+
+def test_adapted_head_standardises_with_the_batch() -> None:
+    from avemotion.models.layerwise import LayerwiseHead
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 12))
+    y = np.array(["angry", "sad", "happy"] * 20)
+    head = LayerwiseHead(blocks=[(2, 6)], layer_sets=[[[0, 1]]], Cs=(0.1,), inner_folds=3)
+    head.fit(X, y, groups=np.repeat([f"c:{i}" for i in range(6)], 10))
+    shifted = X * 3.0 + 5.0                      # the same clips through another channel
+    adapted = head.adapt(shifted)
+    np.testing.assert_allclose(adapted.predict_proba(shifted), head.adapt(X).predict_proba(X), atol=1e-6)
+    assert not np.allclose(head.predict_proba(shifted), head.predict_proba(X))
+    assert head.mean_ is not adapted.mean_        # the fitted head is unchanged
+    with pytest.raises(ValueError, match="at least two"):
+        head.adapt(X[:1])
+
+
+def test_each_corpus_teaches_only_its_labels(corpora: tuple[Path, Path]) -> None:
+    from avemotion.corpora import read_corpora
+    from avemotion.recipes import load_recipe
+    from avemotion.training.pipeline import fit_recipe
+
+    recipe = load_recipe("audio_whisper_layers")
+    recipe["features"] = {"extractor": ["whisper_layers_tiny"], "params": {}}
+    recipe["model"]["params"].update(blocks=[[5, 768]], layer_sets=[[[-1]]], Cs=[0.01], inner_folds=3)
+    table = read_corpora(*corpora).table
+    head, info = fit_recipe(recipe, table, progress=False)
+    assert head.corpus_labels_["turev"] == ["angry", "calm", "happy", "sad"]
+    assert head.corpus_labels_["tess"] == ["angry", "disgust", "fearful", "happy", "neutral", "sad", "surprised"]
+    assert set(info["speakers"]) == {"tess:OAF", "tess:YAF", "turev:1157", "turev:1234", "turev:1358"}
+
+
+def test_manifest_trains_like_any_corpus(corpora: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tess, _ = corpora
+    files = sorted(tess.rglob("*.flac"))
+    lines = ["file,emotion,speaker"] + [
+        f"{f},{'joy' if f.stem.endswith('happy') else 'anger' if f.stem.endswith('angry') else 'sadness'},{f.stem[:3]}"
+        for f in files if f.stem.endswith(("happy", "angry", "sad"))
+    ]
+    manifest = tmp_path / "mine.csv"
+    manifest.write_text("\n".join(lines) + "\n")
+    assert main(["info", str(manifest), "--json"]) == 0
+    (summary,) = json.loads(capsys.readouterr().out)["corpora"]
+    assert summary["corpus"] == "manifest" and summary["clips"] == 12 and summary["speakers"] == 2
+    assert summary["emotions"] == {"happy": 4, "sad": 4, "angry": 4}
