@@ -191,7 +191,7 @@ def cross_corpus() -> str:
     lines += ["", "Ablations (UAR; every row trained without its target; `adapted` in brackets):", "",
               "| variant | TESS <- others | TurEV-DB <- others | RAVDESS <- others | RAVDESS-SI5 | RAVDESS-SI5 + other corpora |",
               "|---|---|---|---|---|---|"]
-    for name, v in variants.items():
+    for name, v in sorted(variants.items(), key=lambda kv: kv[0] != "recipe"):
         cells = []
         for target in ("tess", "turev", "ravdess"):
             r = v.get("loco", {}).get(target, {}).get("others")
