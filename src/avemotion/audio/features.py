@@ -393,7 +393,7 @@ def peak_dbfs(signal: np.ndarray) -> float:
     return float(20 * np.log10(peak)) if peak > 0 else -np.inf
 
 
-def speech_seconds(signal: np.ndarray, sr: int, *, relative_db: float = 35.0, floor_db: float = -55.0) -> float:
+def speech_seconds(signal: np.ndarray, sr: int, *, relative_db: float = 35.0, floor_db: float = -75.0) -> float:
     """Seconds of ``signal`` that carry voice-level energy: 25 ms frames every 10 ms whose RMS
     is within ``relative_db`` dB of the loudest frame and above ``floor_db`` dBFS."""
     frame, hop = int(0.025 * sr), int(0.010 * sr)
