@@ -14,6 +14,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 README = RESULTS.parents[1] / "README.md"
 
 
+def _results(benchmark: str) -> dict | None:
+    """benchmarks/results/<benchmark>.json, or None before the benchmark has run."""
+    path = RESULTS / f"{benchmark}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _missing(benchmark: str) -> str:
+    return f"(no {benchmark}.json yet: run benchmarks/{benchmark}.py)"
+
+
 def pct(mean: float, std: float | None = None) -> str:
     return f"{100 * mean:.1f}" if std is None else f"{100 * mean:.1f} ± {100 * std:.1f}"
 
@@ -32,10 +42,9 @@ def _run(r: dict) -> str:
 
 
 def ravdess_audio() -> str:
-    path = RESULTS / "ravdess_audio.json"
-    if not path.is_file():
-        return f"(no {path.name} yet: run benchmarks/ravdess_audio.py)"
-    doc = json.loads(path.read_text())
+    doc = _results("ravdess_audio")
+    if doc is None:
+        return _missing("ravdess_audio")
     lines = [
         f"RAVDESS-SI5 audio, 8 classes, {doc['cpu_count']} CPU cores; each row is "
         "`python benchmarks/ravdess_audio.py --recipes RECIPE`. Feature time counts only clips the "
@@ -76,10 +85,9 @@ FUSION_NAMES = {
 
 
 def ravdess_av() -> str:
-    path = RESULTS / "ravdess_av.json"
-    if not path.is_file():
-        return f"(no {path.name} yet: run benchmarks/ravdess_av.py)"
-    doc = json.loads(path.read_text())
+    doc = _results("ravdess_av")
+    if doc is None:
+        return _missing("ravdess_av")
     sets = [s for s in ("ravdess8", "seed6") if s in doc["label_sets"]]
     lines = [
         f"RAVDESS-SI5 `av`, {doc['n_clips']} clips, {doc['cpu_count']} CPU cores, {doc['date'][:10]}; "
@@ -153,10 +161,9 @@ VARIANT_NAMES = {
 
 
 def cross_corpus() -> str:
-    path = RESULTS / "cross_corpus.json"
-    if not path.is_file():
-        return f"(no {path.name} yet: run benchmarks/cross_corpus.py)"
-    doc = json.loads(path.read_text())
+    doc = _results("cross_corpus")
+    if doc is None:
+        return _missing("cross_corpus")
     variants = doc["variants"]
     machine = doc["machine"]
     lines = [

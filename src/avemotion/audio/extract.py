@@ -77,8 +77,9 @@ class Extractor:
         object.__setattr__(self, "key", self.key or self.name)
 
 
-def _model_identity(params: Mapping[str, Any]) -> Mapping[str, Any]:
-    return whisper.model_identity(params["model"])
+def _model_identity(param: str) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
+    """The ``identity`` of an extractor whose parameter ``param`` names a Whisper model."""
+    return lambda params: whisper.model_identity(params[param])
 
 
 def _registry(*extractors: Extractor) -> Mapping[str, Extractor]:
@@ -94,10 +95,10 @@ EXTRACTORS: Mapping[str, Extractor] = _registry(
     Extractor("mfcc_sequence", features.mfcc_sequence),
     Extractor("egemaps", features.opensmile_functionals, {"feature_set": "eGeMAPSv02"}),
     Extractor("compare", features.opensmile_functionals, {"feature_set": "ComParE_2016"}),
-    Extractor("whisper_tiny", whisper.whisper_embedding, {"size": "tiny"}, "2", lambda p: whisper.model_identity(p["size"])),
-    Extractor("whisper_base", whisper.whisper_embedding, {"size": "base"}, "2", lambda p: whisper.model_identity(p["size"])),
-    Extractor("whisper_layers_base", whisper.whisper_layers, {"model": "base"}, "1", _model_identity, "whisper_layers"),
-    Extractor("whisper_layers_tiny", whisper.whisper_layers, {"model": "tiny"}, "1", _model_identity, "whisper_layers"),
+    Extractor("whisper_tiny", whisper.whisper_embedding, {"size": "tiny"}, "2", _model_identity("size")),
+    Extractor("whisper_base", whisper.whisper_embedding, {"size": "base"}, "2", _model_identity("size")),
+    Extractor("whisper_layers_base", whisper.whisper_layers, {"model": "base"}, "1", _model_identity("model"), "whisper_layers"),
+    Extractor("whisper_layers_tiny", whisper.whisper_layers, {"model": "tiny"}, "1", _model_identity("model"), "whisper_layers"),
 )
 """Every extractor by name (read-only)."""
 

@@ -414,6 +414,13 @@ def check_enough_speech(signal: np.ndarray, sr: int, path: str | os.PathLike[str
         raise TooLittleSpeechError(path, f"too little speech to recognise ({seconds:.2f} s; at least {min_seconds:g} s needed)")
 
 
+def check_speech(signal: np.ndarray, sr: int, path: str | os.PathLike[str]) -> None:
+    """The checks a clip's audio passes before emotion is recognised in it:
+    :func:`check_not_silent`, then :func:`check_enough_speech`."""
+    check_not_silent(signal, path)
+    check_enough_speech(signal, sr, path)
+
+
 def check_not_silent(signal: np.ndarray, path: str | os.PathLike[str], threshold_db: float = -60.0) -> None:
     """Raise :class:`SilentAudioError` naming ``path`` when the peak is below ``threshold_db`` dBFS."""
     peak = peak_dbfs(signal)

@@ -80,7 +80,7 @@ def whisper_log_mel(signal: np.ndarray, sr: int = SAMPLE_RATE, n_mels: int = 80)
 
     if sr != SAMPLE_RATE:
         raise ValueError(f"Whisper needs {SAMPLE_RATE} Hz audio, got {sr} Hz")
-    n_frames = max(2, int(np.ceil(len(signal) / HOP / 2)) * 2)
+    n_frames = mel_frame_count(len(signal))
     padded = np.zeros(n_frames * HOP + N_FFT, dtype=np.float32)
     padded[: min(len(signal), len(padded))] = signal[: len(padded)]
     power = np.abs(librosa.stft(padded, n_fft=N_FFT, hop_length=HOP, window="hann", center=False)) ** 2
@@ -88,6 +88,11 @@ def whisper_log_mel(signal: np.ndarray, sr: int = SAMPLE_RATE, n_mels: int = 80)
     log_mel = np.log10(np.maximum(mel, 1e-10))
     log_mel = np.maximum(log_mel, log_mel.max() - 8.0)
     return ((log_mel + 4.0) / 4.0).astype(np.float32)
+
+
+def mel_frame_count(n_samples: int) -> int:
+    """The 10 ms mel frames :func:`whisper_log_mel` makes of ``n_samples`` at 16 kHz (even, >= 2)."""
+    return max(2, int(np.ceil(n_samples / HOP / 2)) * 2)
 
 
 @functools.lru_cache(maxsize=2)
@@ -266,6 +271,11 @@ def _windows(n_frames: int) -> list[tuple[int, int, int, int]]:
     return out
 
 
+def _states(encoder: WhisperEncoder, mel: np.ndarray) -> np.ndarray:
+    """Every hidden state of one (n_mels, T) log-mel: (n_layers + 1, T/2, d) float32."""
+    return torch.stack(encoder(torch.from_numpy(mel)[None]))[:, 0].numpy()
+
+
 @torch.inference_mode()
 def encode_layers(signal: np.ndarray, sr: int = SAMPLE_RATE, *, model: str = "base") -> np.ndarray:
     """Every hidden state over time: (n_layers + 1, T/2, d) float32, 20 ms per frame.
@@ -276,7 +286,7 @@ def encode_layers(signal: np.ndarray, sr: int = SAMPLE_RATE, *, model: str = "ba
     mel = whisper_log_mel(signal, sr, encoder.n_mels)
     if mel.shape[1] > WINDOW_FRAMES:
         raise ValueError(f"encode_layers takes up to 30 s of audio; use layer_statistics for {mel.shape[1] / 100:.0f} s")
-    return torch.stack(encoder(torch.from_numpy(mel)[None]))[:, 0].numpy()
+    return _states(encoder, mel)
 
 
 @dataclass
@@ -303,12 +313,12 @@ def layer_statistics(signal: np.ndarray, sr: int = SAMPLE_RATE, *, model: str = 
     encoder = load_encoder(model)
     if sr != SAMPLE_RATE:
         raise ValueError(f"Whisper needs {SAMPLE_RATE} Hz audio, got {sr} Hz")
-    n_frames = max(2, int(np.ceil(len(signal) / HOP / 2)) * 2)
+    n_frames = mel_frame_count(len(signal))
     shape = (encoder.n_layers + 1, encoder.dim)
     moments = _Moments(np.zeros(shape), np.zeros(shape))
     for start, stop, keep_from, keep_to in _windows(n_frames):
         mel = whisper_log_mel(signal[start * HOP : stop * HOP], sr, encoder.n_mels)
-        states = torch.stack(encoder(torch.from_numpy(mel)[None]))[:, 0].numpy()
+        states = _states(encoder, mel)
         moments.add(states[:, (keep_from - start) // 2 : (keep_to - start) // 2])
     mean = moments.total / moments.count
     std = np.sqrt(np.maximum(moments.squares / moments.count - mean**2, 0.0))

@@ -27,10 +27,10 @@ import copy
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GroupKFold
 
 from avemotion.cache import atomic_write_npz
@@ -45,9 +45,9 @@ def corpus_of(speakers: np.ndarray) -> np.ndarray:
     return np.asarray([str(s).split(":", 1)[0] for s in speakers])
 
 
-def _uar(y: np.ndarray, pred: np.ndarray) -> float:
-    classes = np.unique(y)
-    return float(np.mean([np.mean(pred[y == c] == c) for c in classes]))
+def _moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(D,) mean and standard deviation (never 0) of the columns of X."""
+    return X.mean(axis=0), X.std(axis=0) + 1e-8
 
 
 class LayerwiseHead(ClassifierMixin, BaseEstimator):
@@ -103,19 +103,12 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         return X
 
     # -- fitting --------------------------------------------------------------------------
-    def _fit_one(self, X: np.ndarray, y: np.ndarray, mask: np.ndarray, corpora: np.ndarray, C: float,
-                 init: Any = None) -> tuple[np.ndarray, np.ndarray, PartialLabelLogistic]:
-        mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-8
-        weights = balanced_weights(y, corpora, self.corpus_balance)
-        model = PartialLabelLogistic(C=C, max_iter=self.max_iter).fit((X - mean) / scale, y, mask, weights, init)
-        return mean, scale, model
-
     def _c_path(self, X: np.ndarray, y: np.ndarray, mask: np.ndarray, corpora: np.ndarray,
                 X_test: np.ndarray) -> dict[float, np.ndarray]:
         """Held-out logits of ``X_test`` for every C, fitted on (X, y) from the smallest C up, each
         fit starting from the previous one; in the row space of X when it has fewer rows than
         columns (the same optimum, see :class:`PartialLabelLogistic`)."""
-        mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-8
+        mean, scale = _moments(X)
         X, X_test = (X - mean) / scale, (X_test - mean) / scale
         if X.shape[0] < X.shape[1]:
             basis = row_space_basis(X)
@@ -164,7 +157,8 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
                     logits_by_c[C][test] = logits
             for C, logits in logits_by_c.items():
                 pred = np.where(mask, logits, -np.inf).argmax(axis=1)
-                score = float(np.mean([_uar(index[corpora == c], pred[corpora == c]) for c in np.unique(corpora)]))
+                score = float(np.mean([balanced_accuracy_score(index[corpora == c], pred[corpora == c])
+                                       for c in np.unique(corpora)]))
                 self.scores_[f"{s}:{C:g}"] = score
                 key = (score, -s, -C)
                 if best is None or key > (best[0], -best[1], -best[2]):
@@ -172,8 +166,10 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         assert best is not None and best_logits is not None
         self.inner_score_, self.layer_set_, self.C_ = best[0], [list(b) for b in self.layer_sets[best[1]]], best[2]
         self.temperature_ = fit_temperature(best_logits, index, mask) if self.calibrate else 1.0
-        columns = self._columns(self.layer_set_)
-        self.mean_, self.scale_, model = self._fit_one(X[:, columns], index, mask, corpora, self.C_)
+        selected = X[:, self._columns(self.layer_set_)]
+        self.mean_, self.scale_ = _moments(selected)
+        model = PartialLabelLogistic(C=self.C_, max_iter=self.max_iter).fit(
+            (selected - self.mean_) / self.scale_, index, mask, balanced_weights(index, corpora, self.corpus_balance))
         self.coef_, self.intercept_ = model.coef_, model.intercept_
         return self
 
@@ -181,19 +177,20 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         """A copy that standardises with the statistics of ``X`` (N >= 2 clips of one target
         corpus or recording set) instead of the training clips': unsupervised test-time
         adaptation over a batch. Labels are never used."""
-        X = self._prepare(X)
         if len(X) < 2:
             raise ValueError("test-time adaptation needs at least two clips")
-        columns = self._columns(self.layer_set_)
         adapted = copy.copy(self)
-        adapted.mean_, adapted.scale_ = X[:, columns].mean(axis=0), X[:, columns].std(axis=0) + 1e-8
+        adapted.mean_, adapted.scale_ = _moments(self._prepare(X)[:, self._columns(self.layer_set_)])
         return adapted
+
+    def _standardised(self, X: np.ndarray) -> np.ndarray:
+        """The selected features of X, standardised as fitted: (N, D')."""
+        return (self._prepare(X)[:, self._columns(self.layer_set_)] - self.mean_) / self.scale_
 
     # -- prediction -----------------------------------------------------------------------
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """(N, K) logits before the temperature, columns in ``classes_`` order."""
-        columns = self._columns(self.layer_set_)
-        return ((self._prepare(X)[:, columns] - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+        return self._standardised(X) @ self.coef_ + self.intercept_
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(N, K) calibrated probabilities, columns in ``classes_`` order."""
@@ -208,8 +205,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
 
     def embed(self, X: np.ndarray) -> np.ndarray:
         """The standardised selected features (N, D'): this head's penultimate representation."""
-        columns = self._columns(self.layer_set_)
-        return ((self._prepare(X)[:, columns] - self.mean_) / self.scale_).astype(np.float32)
+        return self._standardised(X).astype(np.float32)
 
     # -- saving ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from avemotion.audio.features import check_enough_speech, check_not_silent
+from avemotion.audio.features import check_speech
 from avemotion.bundles import Bundle, load_bundle
 from avemotion.errors import AvemotionError
 from avemotion.media.decode import load_audio
@@ -22,8 +22,7 @@ def speech_signal(path: str | os.PathLike[str]) -> np.ndarray:
     """The 16 kHz mono audio of ``path``; media errors, SilentAudioError and
     TooLittleSpeechError (under 0.5 s of speech) name the file."""
     signal = load_audio(path, SAMPLE_RATE)
-    check_not_silent(signal, path)
-    check_enough_speech(signal, SAMPLE_RATE, path)
+    check_speech(signal, SAMPLE_RATE, path)
     return signal
 
 

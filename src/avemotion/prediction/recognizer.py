@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from avemotion.audio.features import check_enough_speech, check_not_silent
+from avemotion.audio.features import check_speech
 from avemotion.bundles import (
     BUNDLE_FILE, FORMAT, Bundle, BundleError, load_bundle, resolve, save_bundle, versions, writing_folder,
 )
@@ -302,8 +302,7 @@ class Recognizer:
         Raises SilentAudioError or TooLittleSpeechError."""
         assert self.audio is not None
         tic = time.perf_counter()
-        check_not_silent(signal, source)
-        check_enough_speech(signal, SAMPLE_RATE, source)
+        check_speech(signal, SAMPLE_RATE, source)
         features = self.audio.features(signal)[None]
         mid = time.perf_counter()
         out = BranchOutput(self.audio.bundle.predict_proba(features)[0], self.audio.labels)
