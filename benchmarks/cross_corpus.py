@@ -37,13 +37,15 @@ import numpy as np
 import torch
 
 import avemotion
-from avemotion.cache import FeatureCache, atomic_write_bytes
+from avemotion.cache import FeatureCache
+from avemotion.core.atomic import atomic_write_bytes
+from avemotion.core.labels import label_set, shared_labels
 from avemotion.corpora import read_corpora
-from avemotion.corpora.labels import label_set, shared_labels
 from avemotion.corpora.splits import get_split
-from avemotion.evaluation.metrics import expected_calibration_error, summarize_metrics
+from avemotion.core.metrics import expected_calibration_error, summarize_metrics
+from avemotion.features import stack
 from avemotion.recipes import load_recipe
-from avemotion.training.pipeline import augmented_copies, make_estimator, recipe_data, stack
+from avemotion.training.pipeline import augmented_copies, make_estimator, recipe_data
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = Path(os.environ.get("AVEMOTION_SHARED", REPO.parent / "shared"))

@@ -28,9 +28,9 @@ from pathlib import Path
 import torch
 
 import avemotion
-from avemotion.cache import atomic_write_bytes
+from avemotion.core.atomic import atomic_write_bytes
 from avemotion.errors import AvemotionError
-from avemotion.visual.expression import FaceExpressionModel
+from avemotion.prediction.face import FaceExpressionModel
 from avemotion.visual.faces import HaarDetector, crop_face, make_detector, track_faces
 from avemotion.visual.keyframes import load_keyframes
 

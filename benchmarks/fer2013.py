@@ -30,13 +30,13 @@ import numpy as np
 import torch
 
 import avemotion
-from avemotion.cache import atomic_write_bytes
+from avemotion.core.atomic import atomic_write_bytes
+from avemotion.core.labels import label_set
 from avemotion.corpora.image_arrays import image_arrays
-from avemotion.corpora.labels import label_set
-from avemotion.evaluation.metrics import summarize_metrics
+from avemotion.estimators.neural import encode_labels
+from avemotion.core.metrics import summarize_metrics
 from avemotion.models.base import cpu_has_bf16
-from avemotion.training.estimator import encode_labels
-from avemotion.visual.expression import FaceExpressionModel
+from avemotion.prediction.face import FaceExpressionModel
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("AVEMOTION_SHARED", REPO.parent / "shared")) / "data"

@@ -28,7 +28,13 @@ import av
 import numpy as np
 
 import avemotion
-from avemotion.media.decode import iter_frames, load_audio, load_clip, load_frames, probe
+from avemotion.media.decode import (
+    iter_frames,
+    load_audio,
+    load_clip,
+    load_frames,
+    probe,
+)
 from avemotion.media.encode import write_video
 
 REPO = Path(__file__).resolve().parents[1]

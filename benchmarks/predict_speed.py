@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 import avemotion
-from avemotion.cache import atomic_write_bytes
+from avemotion.core.atomic import atomic_write_bytes
 from avemotion.media.decode import load_audio, load_frames, probe
 from avemotion.media.encode import write_video
 from avemotion.prediction.recognizer import Recognizer

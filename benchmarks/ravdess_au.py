@@ -21,11 +21,11 @@ import sys
 from pathlib import Path
 
 import avemotion
-from avemotion.cache import atomic_write_bytes
+from avemotion.core.atomic import atomic_write_bytes
 from avemotion.corpora import read_corpus
 from avemotion.corpora.openface import au_columns
-from avemotion.models.linear import LogisticHead
-from avemotion.models.trees import LogisticForestHead
+from avemotion.estimators.linear import LogisticHead
+from avemotion.estimators.trees import LogisticForestHead
 from avemotion.training.crossval import cross_validate
 
 REPO = Path(__file__).resolve().parents[1]

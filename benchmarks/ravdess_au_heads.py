@@ -34,7 +34,7 @@ from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
 import avemotion
-from avemotion.cache import atomic_write_bytes
+from avemotion.core.atomic import atomic_write_bytes
 from avemotion.corpora import read_corpus
 from avemotion.corpora.openface import au_columns
 from avemotion.corpora.splits import get_split

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 import avemotion
-from avemotion.cache import FeatureCache, atomic_write_bytes
+from avemotion.cache import FeatureCache
+from avemotion.core.atomic import atomic_write_bytes
 from avemotion.corpora import read_corpus
 from avemotion.recipes import list_recipes, load_recipe
 from avemotion.training.pipeline import cross_validate_recipe

@@ -33,13 +33,14 @@ import torch
 from threadpoolctl import threadpool_limits
 
 import avemotion
-from avemotion.cache import FeatureCache, atomic_write_bytes
+from avemotion.cache import FeatureCache
+from avemotion.core.atomic import atomic_write_bytes
 from avemotion.corpora import read_corpus
 from avemotion.corpora.openface import au_columns
+from avemotion.features import recipe_features, stack
 from avemotion.fusion import FUSIONS, MultimodalClassifier
 from avemotion.recipes import load_recipe
 from avemotion.training.crossval import cross_validate
-from avemotion.training.pipeline import recipe_features, stack
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("AVEMOTION_SHARED", REPO.parent / "shared")) / "data" / "ravdess"

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 import avemotion
-from avemotion.cache import atomic_write_bytes
+from avemotion.core.atomic import atomic_write_bytes
+from avemotion.estimators.trainer import PRECISIONS, Trainer
 from avemotion.models import build_model
 from avemotion.recipes import load_recipe
-from avemotion.training.trainer import PRECISIONS, Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 FER2013_TRAIN = 28_709

@@ -28,7 +28,13 @@ import cv2
 import numpy as np
 
 from avemotion.errors import AvemotionError
-from avemotion.visual.faces import DETECTORS, Face, crop_face, make_detector, track_faces
+from avemotion.visual.faces import (
+    DETECTORS,
+    Face,
+    crop_face,
+    make_detector,
+    track_faces,
+)
 from avemotion.visual.keyframes import load_keyframes
 
 REPO = Path(__file__).resolve().parents[1]

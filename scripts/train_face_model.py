@@ -28,11 +28,16 @@ import torch
 
 from avemotion.bundles import save_bundle
 from avemotion.cache import default_cache_dir
-from avemotion.corpora.image_arrays import ImageArrays, image_arrays, load_arrays, save_arrays
-from avemotion.evaluation.metrics import uar
+from avemotion.corpora.image_arrays import (
+    ImageArrays,
+    image_arrays,
+    load_arrays,
+    save_arrays,
+)
+from avemotion.estimators.neural import encode_labels
+from avemotion.core.metrics import uar
 from avemotion.models.visual import augment_faces
 from avemotion.recipes import load_recipe
-from avemotion.training.estimator import encode_labels
 from avemotion.training.pipeline import make_estimator
 
 REPO = Path(__file__).resolve().parents[1]

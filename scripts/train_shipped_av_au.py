@@ -23,9 +23,9 @@ from avemotion.bundles import save_bundle
 from avemotion.cache import FeatureCache
 from avemotion.corpora import read_corpus
 from avemotion.corpora.openface import au_columns
+from avemotion.features import recipe_features, stack
 from avemotion.fusion import FUSIONS, MultimodalClassifier
 from avemotion.recipes import load_recipe
-from avemotion.training.pipeline import recipe_features, stack
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("AVEMOTION_SHARED", REPO.parent / "shared")) / "data" / "ravdess"

@@ -8,9 +8,10 @@ import pytest
 from avemotion.audio.whisper import whisper_log_mel
 from avemotion.bundles import BundleError, load_bundle, save_bundle
 from avemotion.errors import SilentAudioError
+from avemotion.estimators.linear import LogisticHead
 from avemotion.media.encode import write_audio
-from avemotion.models.linear import LogisticHead
-from avemotion.prediction.audio import AudioEmotionModel
+from avemotion.prediction.audio import AudioBranch
+from avemotion.prediction.recognizer import Recognizer
 
 
 def blobs(n: int = 120, d: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -62,11 +63,11 @@ def test_whisper_log_mel_shape() -> None:
 
 
 @pytest.fixture(scope="module")
-def shipped() -> AudioEmotionModel:
-    return AudioEmotionModel.load("audio")
+def shipped() -> Recognizer:
+    return Recognizer.load("audio")
 
 
-def test_shipped_audio_model_scores_real_clips(shipped: AudioEmotionModel, shared_data: Path) -> None:
+def test_shipped_audio_model_scores_real_clips(shipped: Recognizer, shared_data: Path) -> None:
     assert shipped.labels == ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
     folder = shared_data / "ravdess" / "audio_speech_16k" / "Actor_01"
     hits = 0
@@ -80,12 +81,15 @@ def test_shipped_audio_model_scores_real_clips(shipped: AudioEmotionModel, share
     assert hits >= 6
 
 
-def test_shipped_audio_model_on_a_video_track_and_silence(shipped: AudioEmotionModel, shared_data: Path, tmp_path: Path) -> None:
+def test_shipped_audio_model_on_a_video_track_and_silence(shipped: Recognizer, shared_data: Path, tmp_path: Path) -> None:
     video = shared_data / "ravdess" / "video_samples" / "Actor_01" / "01-01-07-02-02-01-01.mp4"
     assert shipped.predict(video) in shipped.labels
-    head = shipped.bundle.estimator
+    branch = shipped.branches["audio"]
+    assert isinstance(branch, AudioBranch)
+    head = branch.head
     selected = sum(width * len(layers) for (_, width), layers in zip(head.blocks, head.layer_set_))
-    assert shipped.embed(video).shape == (selected,)
+    outputs, skipped = shipped.embeddings(video)
+    assert outputs["audio"].embedding is not None and outputs["audio"].embedding.shape == (selected,) and not skipped
     silent = tmp_path / "silent.wav"
     write_audio(silent, np.zeros(16000, dtype=np.float32), 16000)
     with pytest.raises(SilentAudioError, match="silent.wav"):

@@ -15,7 +15,13 @@ import soundfile as sf
 
 from avemotion.audio import augment, features
 from avemotion.audio import extract as extract_module
-from avemotion.audio.extract import EXTRACTORS, extract, extract_all, extract_many, extractor_params
+from avemotion.audio.extract import (
+    EXTRACTORS,
+    extract,
+    extract_all,
+    extract_many,
+    extractor_params,
+)
 from avemotion.cache import FeatureCache
 from avemotion.errors import CorruptMediaError, MediaNotFoundError, SilentAudioError
 from avemotion.media.decode import load_audio

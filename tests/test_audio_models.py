@@ -16,7 +16,7 @@ import yaml
 
 from avemotion.audio.extract import extract
 from avemotion.cache import FeatureCache
-from avemotion.corpora.labels import label_set
+from avemotion.core.labels import label_set
 from avemotion.models import MODELS, EmotionNet, build_model
 from avemotion.recipes import RecipeError, list_recipes, load_recipe
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avemotion.cache import FeatureCache, atomic_write_bytes, default_cache_dir
+from avemotion.cache import FeatureCache, default_cache_dir
 from avemotion.cli.main import main
+from avemotion.core.atomic import atomic_write_bytes
 
 
 @pytest.fixture

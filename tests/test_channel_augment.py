@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avemotion.audio.augment import Augmenter, band_limit, change_speed, mu_law, reverberate
+from avemotion.audio.augment import (
+    Augmenter,
+    band_limit,
+    change_speed,
+    mu_law,
+    reverberate,
+)
 
 SR = 16000
 

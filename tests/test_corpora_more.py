@@ -15,8 +15,14 @@ import pytest
 import soundfile as sf
 
 from avemotion.cli.main import main
-from avemotion.corpora import READERS, detect_corpus, group_roots, read_corpora, read_corpus
-from avemotion.corpora.labels import CORPUS_LABELS, EMOTIONS
+from avemotion.core.labels import CORPUS_LABELS, EMOTIONS
+from avemotion.corpora import (
+    READERS,
+    detect_corpus,
+    group_roots,
+    read_corpora,
+    read_corpus,
+)
 from avemotion.corpora.manifest import read_manifest
 from avemotion.corpora.summary import summarize
 from avemotion.corpora.table import COLUMNS

@@ -8,23 +8,25 @@ import numpy as np
 import pytest
 import torch
 
+from avemotion.core.labels import to_canonical
 from avemotion.corpora.images import load_image
-from avemotion.corpora.labels import to_canonical
 from avemotion.errors import NoFaceError
+from avemotion.estimators.trainer import Trainer
 from avemotion.media.encode import write_video
 from avemotion.models import build_model
 from avemotion.models.base import inference_copy
 from avemotion.models.visual import augment_faces
+from avemotion.prediction.face import FaceBranch
+from avemotion.prediction.recognizer import Recognizer
 from avemotion.recipes import load_recipe
-from avemotion.training.trainer import Trainer
-from avemotion.visual.expression import FaceExpressionModel, attention_weights, pool
+from avemotion.visual.pooling import attention_weights, pool
 
 RAVDESS_VIDEO = "ravdess/video_samples/Actor_01/01-01-07-02-02-01-01.mp4"
 
 
 @pytest.fixture(scope="module")
-def model() -> FaceExpressionModel:
-    return FaceExpressionModel.load("face")
+def model() -> FaceBranch:
+    return FaceBranch.load("face")
 
 
 # --- the network -------------------------------------------------------------------------
@@ -112,7 +114,7 @@ def test_pooling_on_synthetic_frames() -> None:
 # --- the shipped bundle ------------------------------------------------------------------
 
 
-def test_shipped_face_model_on_fer2013_test(shared_data: Path, model: FaceExpressionModel) -> None:
+def test_shipped_face_model_on_fer2013_test(shared_data: Path, model: FaceBranch) -> None:
     files = sorted((shared_data / "fer2013" / "test").glob("*/*.jpg"))[::18][:200]
     images = np.stack([load_image(f) for f in files])
     truth = np.array([to_canonical("fer2013", f.parent.name) for f in files])
@@ -120,34 +122,41 @@ def test_shipped_face_model_on_fer2013_test(shared_data: Path, model: FaceExpres
     assert proba.shape == (len(files), 7) and np.allclose(proba.sum(axis=1), 1)
     accuracy = (np.array(model.labels)[proba.argmax(axis=1)] == truth).mean()
     assert accuracy > 0.45, accuracy  # chance 1/7, the largest class (happy) 25 %
-    fp32 = FaceExpressionModel(model.bundle, precision="fp32").proba_of_crops(images)
-    bf16 = FaceExpressionModel(model.bundle, precision="bf16").proba_of_crops(images)
+    fp32 = FaceBranch(model.bundle, precision="fp32").proba_of_crops(images)
+    bf16 = FaceBranch(model.bundle, precision="bf16").proba_of_crops(images)
     assert np.abs(fp32 - bf16).max() < 0.05 and (fp32.argmax(axis=1) == bf16.argmax(axis=1)).mean() > 0.97
     with pytest.raises(ValueError, match="precision"):
-        FaceExpressionModel(model.bundle, precision="fp16")  # type: ignore[arg-type]
+        FaceBranch(model.bundle, precision="fp16")  # type: ignore[arg-type]
     rgb = np.repeat(images[:4, :, :, None], 3, axis=3)
     np.testing.assert_allclose(model.proba_of_crops(rgb), proba[:4], atol=1e-6)
     assert model.embed_crops(images[:5]).shape == (5, 256)
 
 
-def test_predict_proba_on_a_real_video(shared_data: Path, model: FaceExpressionModel) -> None:
-    proba = model.predict_proba(shared_data / RAVDESS_VIDEO, n=4, pooling="attention")
-    assert tuple(proba) == model.labels == ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
-    assert sum(proba.values()) == pytest.approx(1.0) and all(0 <= p <= 1 for p in proba.values())
+def test_face_recognizer_on_a_real_video(shared_data: Path) -> None:
+    prediction = Recognizer.load("face").analyse(shared_data / RAVDESS_VIDEO)
+    face = prediction.modalities["face"]
+    assert tuple(face) == ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
+    assert sum(face.values()) == pytest.approx(1.0) and all(0 <= p <= 1 for p in face.values())
+    assert prediction.used == ["face"]
 
 
-def test_no_face_raises(tmp_path: Path, model: FaceExpressionModel) -> None:
+def test_no_face_raises(tmp_path: Path, model: FaceBranch) -> None:
     rng = np.random.default_rng(0)
     path = tmp_path / "noise.mp4"
     ramp = np.linspace(0, 255, 96, dtype=np.uint8)[None, :, None]
     frames = np.stack([(rng.integers(0, 64, (72, 96, 3)) + np.roll(ramp, 4 * i, axis=1) // 2) for i in range(25)])
     write_video(path, frames.astype(np.uint8), 25)
     with pytest.raises(NoFaceError, match=r"noise\.mp4: no face found"):
-        model.predict_proba(path, n=4)
+        Recognizer.load("face").analyse(path)
 
 
 def test_image_arrays_are_cached_and_packed_losslessly(shared_data: Path, tmp_path: Path) -> None:
-    from avemotion.corpora.image_arrays import ImageArrays, image_arrays, load_arrays, save_arrays
+    from avemotion.corpora.image_arrays import (
+        ImageArrays,
+        image_arrays,
+        load_arrays,
+        save_arrays,
+    )
 
     root = shared_data / "ck_plus_48"
     first = image_arrays(root, size=48, cache_dir=tmp_path / "cache")

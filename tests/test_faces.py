@@ -23,7 +23,12 @@ from avemotion.visual.faces import (
     pick_face,
     track_faces,
 )
-from avemotion.visual.keyframes import fixed_keyframes, keyframe_times, load_keyframes, strided_frames
+from avemotion.visual.keyframes import (
+    fixed_keyframes,
+    keyframe_times,
+    load_keyframes,
+    strided_frames,
+)
 
 VIDEOS = [
     "ravdess/video_samples/Actor_01/01-01-07-02-02-01-01.mp4",

@@ -8,8 +8,20 @@ import numpy as np
 import pytest
 import torch
 
-from avemotion.fusion import BEL, MultimodalClassifier, map_proba, weighted_mean, weighted_product
-from avemotion.fusion.bel import bel_forward, bel_step, gate_forward, mobel_step, posterior
+from avemotion.fusion import (
+    BEL,
+    MultimodalClassifier,
+    map_proba,
+    weighted_mean,
+    weighted_product,
+)
+from avemotion.fusion.bel import (
+    bel_forward,
+    bel_step,
+    gate_forward,
+    mobel_step,
+    posterior,
+)
 from avemotion.fusion.rules import fit_weights
 from avemotion.models import build_model
 from avemotion.models.fusion import split_modalities

@@ -7,9 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avemotion.evaluation.metrics import expected_calibration_error
-from avemotion.models.layerwise import LayerwiseHead, corpus_of
-from avemotion.models.partial import PartialLabelLogistic, balanced_weights, fit_temperature, row_space_basis
+from avemotion.estimators.layerwise import LayerwiseHead, corpus_of
+from avemotion.estimators.partial import (
+    PartialLabelLogistic,
+    balanced_weights,
+    fit_temperature,
+    row_space_basis,
+)
+from avemotion.core.metrics import expected_calibration_error
 
 LABELS = np.array(["angry", "happy", "sad", "surprised"])
 

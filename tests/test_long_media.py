@@ -19,9 +19,15 @@ import avemotion
 from avemotion.cli.main import main
 from avemotion.errors import TooLittleSpeechError
 from avemotion.media.decode import Frames, load_audio, load_frames, probe, stream_frames
+from avemotion.prediction.branch import ClipInputs
+from avemotion.prediction.face import FaceBranch
 from avemotion.media.encode import write_audio, write_video
 from avemotion.prediction import recognizer as recognizer_module
-from avemotion.prediction.recognizer import TIMELINE_CHUNK, Recognizer, _frames_per_window
+from avemotion.prediction.recognizer import (
+    TIMELINE_CHUNK,
+    Recognizer,
+    _frames_per_window,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample.mp4"
 SR = 16000
@@ -54,10 +60,11 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_frame_count_is_capped_for_a_clip_not_for_a_timeline(recognizer: Recognizer) -> None:
-    assert recognizer.max_frames == 256
-    assert recognizer.frame_count(4.58) == 37  # 8 frames/s as before
-    assert recognizer.frame_count(600.0) == 256
-    assert recognizer.frame_count(600.0, timeline=True) == 4800
+    face = recognizer.branches["face"]
+    assert isinstance(face, FaceBranch) and face.max_frames == 256
+    assert face.frame_count(4.58) == 37  # 8 frames/s as before
+    assert face.frame_count(600.0) == 256
+    assert face.frame_count(600.0, timeline=True) == 4800
 
 
 def test_stream_frames_gives_the_frames_of_load_frames_in_chunks() -> None:
@@ -97,18 +104,18 @@ def test_long_video_predicts_through_the_api_on_at_most_max_frames(
 ) -> None:
     decoded: list[Frames] = []
 
-    def spy(*args: Any, **kwargs: Any) -> tuple[Frames, np.ndarray | None]:
-        frames, signal = load_clip(*args, **kwargs)
-        decoded.append(frames)
-        return frames, signal
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        media = load_media(*args, **kwargs)
+        decoded.append(media.frames)
+        return media
 
-    load_clip = recognizer_module.load_clip
-    monkeypatch.setattr(recognizer_module, "load_clip", spy)
+    load_media = recognizer_module.load_media
+    monkeypatch.setattr(recognizer_module, "load_media", spy)
     p = recognizer.analyse(clips["long_video"])
     assert p.used == ["audio", "face"] and p.skipped == {}
     assert {"decode", "audio_features", "face_detection", "face_model"} <= set(p.timings)
     (frames,) = decoded
-    assert len(frames) == recognizer.max_frames == 256  # not 40 s x 8 = 320
+    assert len(frames) == 256  # the face branch's cap, not 40 s x 8 = 320
     assert frames.times[0] < 0.2 and frames.times[-1] > LONG - 0.3  # spread over the whole video
 
 
@@ -123,24 +130,24 @@ def test_timeline_of_a_long_video_covers_it_decoding_in_chunks(
             chunk_sizes.append(len(chunk))
             yield chunk
 
-    def spy_face(self: Recognizer, frames: Frames, *args: Any) -> Any:
-        window_frames.append(len(frames))
-        return face_output(self, frames, *args)
+    def spy_face(self: FaceBranch, inputs: ClipInputs, **kwargs: Any) -> Any:
+        window_frames.append(len(inputs.frames) if inputs.frames is not None else 0)
+        return face_output(self, inputs, **kwargs)
 
     def no_whole_clip(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a timeline must not decode the whole clip at once")
 
-    stream, face_output = recognizer_module.stream_frames, Recognizer._face_output
+    stream, face_output = recognizer_module.stream_frames, FaceBranch.outputs
     monkeypatch.setattr(recognizer_module, "stream_frames", spy_stream)
-    monkeypatch.setattr(Recognizer, "_face_output", spy_face)
-    monkeypatch.setattr(recognizer_module, "load_clip", no_whole_clip)
+    monkeypatch.setattr(FaceBranch, "outputs", spy_face)
+    monkeypatch.setattr(recognizer_module, "load_media", no_whole_clip)
     windows = recognizer.timeline(clips["long_video"], window=4.0, hop=4.0)
     duration = probe(clips["long_video"]).duration
     assert [w.start for w in windows] == pytest.approx(np.arange(0, 40, 4.0))
     assert windows[-1].end == pytest.approx(duration) and duration == pytest.approx(LONG, abs=0.1)
     assert all(b.start <= a.end for a, b in zip(windows, windows[1:]))  # no gap
     assert all(w.used == ["audio", "face"] for w in windows)
-    assert sum(chunk_sizes) == recognizer.frame_count(duration, timeline=True) == 320
+    assert sum(chunk_sizes) == recognizer.branches["face"].frame_count(duration, timeline=True) == 320  # type: ignore[attr-defined]
     assert max(chunk_sizes) == TIMELINE_CHUNK
     assert len(window_frames) == 10 and max(window_frames) <= 4 * 8 + 1
 

@@ -81,7 +81,7 @@ def test_train_on_two_corpora_with_different_label_sets(corpora: tuple[Path, Pat
 
 
 def test_adapted_head_standardises_with_the_batch() -> None:
-    from avemotion.models.layerwise import LayerwiseHead
+    from avemotion.estimators.layerwise import LayerwiseHead
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((60, 12))

@@ -8,8 +8,9 @@ import pytest
 
 from avemotion.cache import FeatureCache
 from avemotion.corpora import read_corpus
+from avemotion.features import feature_specs, stack
 from avemotion.recipes import validate
-from avemotion.training.pipeline import augmented_copies, cross_validate_recipe, feature_specs, stack
+from avemotion.training.pipeline import augmented_copies, cross_validate_recipe
 
 
 def test_stack_pads_and_checks_shapes() -> None:

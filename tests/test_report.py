@@ -10,7 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from avemotion.evaluation.report import align_labels, evaluate_predictions, report_from_crossval, write_report
+from avemotion.evaluation.report import (
+    align_labels,
+    evaluate_predictions,
+    report_from_crossval,
+    write_report,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

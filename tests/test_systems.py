@@ -72,7 +72,7 @@ def test_learned_fusion_on_held_out_speakers_round_trips(corpus: Path, tmp_path:
     prediction = recognizer.analyse(clip)
     assert prediction.used == ["audio", "face"] and list(prediction.probabilities) == SIX
     assert sum(prediction.probabilities.values()) == pytest.approx(1.0)
-    outputs, _ = recognizer.branch_outputs(clip, embed=fusion == "mobel")
+    outputs, _ = recognizer.embeddings(clip) if fusion == "mobel" else recognizer.branch_outputs(clip)
     blocks = [o.embedding if fusion == "mobel" else o.proba for o in outputs.values()]
     expected = recognizer.fuser.predict_proba(np.concatenate(blocks)[None])[0]
     assert list(prediction.probabilities.values()) == pytest.approx(list(expected))
@@ -97,11 +97,11 @@ def test_fusion_that_cannot_be_learned_falls_back_to_the_product_rule(corpus: Pa
 
 
 def test_recognizer_refuses_a_learned_fusion_without_its_fuser() -> None:
-    face = Recognizer.load("face").face
+    face = Recognizer.load("face").branches["face"]
     with pytest.raises(ValueError, match="needs a fitted fuser"):
-        Recognizer(None, face, fusion="bel")
+        Recognizer([face], fusion="bel")
     with pytest.raises(ValueError, match="fusion must be one of"):
-        Recognizer(None, face, fusion="vote")
+        Recognizer([face], fusion="vote")
 
 
 def test_cli_cross_validates_a_system_then_trains_it(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

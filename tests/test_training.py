@@ -11,7 +11,9 @@ import torch
 from torch import nn
 
 from avemotion.corpora.table import make_table
-from avemotion.evaluation.metrics import (
+from avemotion.estimators.neural import NeuralClassifier
+from avemotion.estimators.trainer import Trainer, embed, predict_proba
+from avemotion.core.metrics import (
     confusion,
     macro_f1,
     mean_std,
@@ -21,7 +23,7 @@ from avemotion.evaluation.metrics import (
     war,
 )
 from avemotion.models.base import MODELS, EmotionNet, register
-from avemotion.training import NeuralClassifier, Trainer, cross_validate, embed, predict_proba
+from avemotion.training import cross_validate
 
 
 class TinyMLP(EmotionNet):

@@ -10,9 +10,9 @@ import pytest
 from sklearn.ensemble import ExtraTreesClassifier
 
 from avemotion.bundles import load_bundle, save_bundle
+from avemotion.estimators.linear import LogisticHead
+from avemotion.estimators.trees import ExtraTreesHead, LogisticForestHead, load_head
 from avemotion.fusion import MultimodalClassifier
-from avemotion.models.linear import LogisticHead
-from avemotion.models.trees import ExtraTreesHead, LogisticForestHead, load_head
 
 LABELS = ["neutral", "happy", "sad", "angry"]
 

@@ -12,19 +12,14 @@ import pytest
 import torch
 
 from avemotion.cache import FeatureCache
-from avemotion.corpora.labels import label_set
+from avemotion.core.labels import label_set
 from avemotion.corpora.splits import Fold
 from avemotion.errors import NoFaceError
+from avemotion.estimators.neural import NeuralClassifier
+from avemotion.features import recipe_modality
 from avemotion.media.encode import write_video
 from avemotion.models import MODELS, build_model
-from avemotion.recipes import (
-    RecipeError,
-    list_recipes,
-    load_recipe,
-    recipe_modality,
-    validate,
-)
-from avemotion.training.estimator import NeuralClassifier
+from avemotion.recipes import RecipeError, list_recipes, load_recipe, validate
 from avemotion.training.pipeline import cross_validate_recipe
 from avemotion.visual.extract import (
     N_BLENDSHAPES,

@@ -27,14 +27,14 @@ import numpy as np
 import sklearn
 import torch
 
-from avemotion import __version__
-from avemotion.corpora.labels import label_set
+from avemotion.core.labels import label_set
+from avemotion.core.version import __version__
 from avemotion.errors import PathError
+from avemotion.estimators.layerwise import LayerwiseHead
+from avemotion.estimators.linear import LogisticHead
+from avemotion.estimators.neural import NeuralClassifier, proba_in_label_order
+from avemotion.estimators.trees import LogisticForestHead
 from avemotion.fusion.multimodal import MultimodalClassifier
-from avemotion.models.layerwise import LayerwiseHead
-from avemotion.models.linear import LogisticHead
-from avemotion.models.trees import LogisticForestHead
-from avemotion.training.estimator import NeuralClassifier, proba_in_label_order
 
 FORMAT = "avemotion-bundle/1"
 BUNDLE_FILE = "bundle.json"
@@ -91,14 +91,75 @@ def versions() -> dict[str, str]:
 
 
 def resolve(name_or_path: str | os.PathLike[str]) -> Path:
-    """The folder of a shipped bundle name or of a bundle path."""
+    """The folder of a shipped bundle name or of a bundle path (a folder holding ``bundle.json``)."""
     name = os.fspath(name_or_path)
     if name in SHIPPED:
         return Path(str(resources.files("avemotion") / "pretrained" / SHIPPED[name]))
     path = Path(name).expanduser()
+    if not path.exists():
+        raise BundleError(path, f"not a model bundle: no such folder (shipped bundles: {', '.join(SHIPPED)})")
+    if not path.is_dir():
+        raise BundleError(path, "not a model bundle (a bundle is a folder holding bundle.json)")
     if not (path / BUNDLE_FILE).is_file():
         raise BundleError(path, f"not a model bundle (no {BUNDLE_FILE}); shipped bundles: {', '.join(SHIPPED)}")
     return path
+
+
+def read_config(name_or_path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
+    """The folder and the checked ``bundle.json`` of a bundle of any kind.
+
+    Checks that it is a JSON object of this format (a newer format gives "made by a newer
+    avemotion") with a ``kind`` and ``labels``; every problem is a one-line BundleError naming
+    the file."""
+    path = resolve(name_or_path)
+    file = path / BUNDLE_FILE
+    try:
+        config = json.loads(file.read_text())
+    except (OSError, UnicodeError) as error:
+        raise BundleError(file, f"cannot be read ({error.strerror or error})") from None
+    except ValueError as error:
+        raise BundleError(file, f"is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise BundleError(file, "is not a bundle description (not a JSON object)")
+    found = config.get("format")
+    if found != FORMAT:
+        prefix, _, version = str(found).rpartition("/")
+        if prefix == FORMAT.rpartition("/")[0] and version.isdigit() and int(version) > int(FORMAT.rpartition("/")[2]):
+            raise BundleError(file, f"made by a newer avemotion (format {found}; this version reads {FORMAT})")
+        raise BundleError(file, f"unknown bundle format {found!r} (expected {FORMAT})")
+    for key in ("kind", "labels"):
+        if key not in config:
+            raise BundleError(file, f"has no {key!r}")
+    return path, config
+
+
+def part_folder(folder: Path, ref: str) -> Path:
+    """The folder of a recognizer bundle's part ``ref``: ``"shipped:NAME"`` names a shipped
+    bundle, anything else a sub-folder of ``folder``, which must hold a bundle (never a silent
+    fallback to a shipped bundle of the same name)."""
+    if ref.startswith("shipped:"):
+        name = ref.removeprefix("shipped:")
+        if name not in SHIPPED:
+            raise BundleError(folder / BUNDLE_FILE, f"part {ref!r}: no shipped bundle {name!r} ({', '.join(SHIPPED)})")
+        return resolve(name)
+    local = folder / ref
+    if not local.is_dir():
+        raise BundleError(local, "missing: the part folder named in bundle.json is not there")
+    if not (local / BUNDLE_FILE).is_file():
+        raise BundleError(local, f"incomplete part: no {BUNDLE_FILE}")
+    return local
+
+
+def write_config(folder: Path, config: dict[str, Any]) -> None:
+    """Write ``bundle.json`` into the (temporary) bundle ``folder``, with the format, the
+    package versions and the creation time added."""
+    full = {
+        "format": FORMAT,
+        **config,
+        "versions": versions(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    (folder / BUNDLE_FILE).write_text(json.dumps(full, indent=2) + "\n")
 
 
 @contextmanager
@@ -143,8 +204,7 @@ def save_bundle(
     ``save_options`` are passed to the estimator's ``save`` (e.g. ``{"half": True}``)."""
     with writing_folder(path, overwrite=overwrite) as tmp:
         estimator.save(tmp / "estimator", **(save_options or {}))
-        config = {
-            "format": FORMAT,
+        write_config(tmp, {
             "name": name,
             "kind": kind,
             "estimator": next(k for k, cls in ESTIMATORS.items() if isinstance(estimator, cls)),
@@ -152,23 +212,32 @@ def save_bundle(
             "classes": [str(c) for c in estimator.classes_],
             "recipe": recipe,
             "trained_on": trained_on,
-            "versions": versions(),
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             **(extra or {}),
-        }
-        (tmp / BUNDLE_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        })
     return Path(path)
+
+
+def load_estimator(folder: Path, config: dict[str, Any]) -> Any:
+    """The fitted estimator of the bundle in ``folder`` (``config``: its ``bundle.json``).
+    A missing, truncated or unreadable estimator file is a one-line BundleError naming it."""
+    kind = config.get("estimator")
+    if kind not in ESTIMATORS:
+        raise BundleError(folder / BUNDLE_FILE, f"unknown estimator kind {kind!r} (known: {', '.join(ESTIMATORS)})")
+    where = folder / "estimator"
+    if not where.is_dir():
+        raise BundleError(where, "missing: the bundle's estimator folder is not there")
+    try:
+        return ESTIMATORS[kind].load(where)
+    except BundleError:
+        raise
+    except Exception as error:  # noqa: BLE001 (any failure to read weights is the bundle's fault)
+        name = getattr(error, "filename", None)
+        target = Path(name) if name else where
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise BundleError(target, f"damaged or incomplete {kind} estimator ({reason})") from None
 
 
 def load_bundle(name_or_path: str | os.PathLike[str]) -> Bundle:
     """Load a shipped bundle by name (e.g. ``"audio"``) or any bundle folder by path."""
-    path = resolve(name_or_path)
-    try:
-        config = json.loads((path / BUNDLE_FILE).read_text())
-    except (OSError, ValueError) as error:
-        raise BundleError(path, f"cannot read {BUNDLE_FILE}: {error}") from None
-    if config.get("format") != FORMAT:
-        raise BundleError(path, f"unknown bundle format {config.get('format')!r} (expected {FORMAT})")
-    if config.get("estimator") not in ESTIMATORS:
-        raise BundleError(path, f"unknown estimator kind {config.get('estimator')!r}")
-    return Bundle(path, config, ESTIMATORS[config["estimator"]].load(path / "estimator"))
+    path, config = read_config(name_or_path)
+    return Bundle(path, config, load_estimator(path, config))

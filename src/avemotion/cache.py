@@ -13,11 +13,9 @@ Location: the ``root`` argument, else ``$AVEMOTION_CACHE_DIR``, else the user's 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,7 +25,8 @@ from typing import Any, Union
 import numpy as np
 import platformdirs
 
-from .errors import CacheError
+from avemotion.core.atomic import atomic_write_bytes, atomic_write_npz
+from avemotion.errors import CacheError
 
 ENV_VAR = "AVEMOTION_CACHE_DIR"
 _VALUE = "__value__"
@@ -39,43 +38,6 @@ def default_cache_dir() -> Path:
     """``$AVEMOTION_CACHE_DIR`` if set, else the platform's user cache folder for avemotion."""
     env = os.environ.get(ENV_VAR)
     return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("avemotion"))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _temp_beside(path: Path) -> tuple[int, str]:
-    """A new temporary file in ``path``'s folder, with the permissions a plain new file gets."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, 0o666 & ~_umask())
-    return fd, tmp
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (never half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _temp_beside(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any], *, compressed: bool = False) -> None:
-    """Write named arrays as an ``.npz`` file (zip-deflated when ``compressed``) atomically
-    (see :func:`atomic_write_bytes`)."""
-    buffer = io.BytesIO()
-    (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _hash_file(path: Path) -> str:

@@ -67,6 +67,10 @@ class NoFaceError(MediaError):
     """No face was found in any analysed frame."""
 
 
+class MissingInputError(MediaError):
+    """A clip lacks an input a branch reads besides the media (e.g. AU features)."""
+
+
 # --- corpora, splits, cache ------------------------------------------------------------
 
 

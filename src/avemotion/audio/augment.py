@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import librosa
 import numpy as np
 
-from .features import _mono, frame_lengths
+from avemotion.audio.features import _mono, frame_lengths
 
 __all__ = [
     "Augmenter",

@@ -36,11 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from avemotion.audio import features, whisper
 from avemotion.cache import FeatureCache
 from avemotion.errors import AvemotionError, MediaNotFoundError, UnsupportedMediaError
 from avemotion.media.decode import load_audio
-
-from . import features, whisper
 
 __all__ = ["EXTRACTORS", "Extractor", "cache_params", "compute", "extract", "extract_all", "extract_many", "extractor_params"]
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
 from typing import Any, Final, Literal
 
 import librosa
 import numpy as np
 
+from avemotion.core.sampling import fixed_count
 from avemotion.errors import SilentAudioError, TooLittleSpeechError
 
 __all__ = [
@@ -36,7 +36,6 @@ __all__ = [
     "OPENSMILE_FEATURE_SETS",
     "check_not_silent",
     "chroma",
-    "fixed_count",
     "frame_count",
     "frame_lengths",
     "functionals",
@@ -172,29 +171,6 @@ def segment(signal: np.ndarray, sr: float, *, win_s: float = 1.0, hop_s: float =
     if len(x) < win:
         x = np.pad(x, (0, win - len(x)))
     return librosa.util.frame(x, frame_length=win, hop_length=hop, axis=0).copy()
-
-
-def fixed_count(items: Sequence[Any] | np.ndarray, n: int = 12) -> np.ndarray:
-    """Exactly ``n`` items along axis 0 (audio segments, video keyframes...), by seed 003's rule.
-
-    Seed 003 (``extract_12_frames_audio`` / ``extract_12_frames_video``): while there are more
-    than ``n``, drop the first item when the count is even and the last when it is odd (for
-    n = 12: 13 items lose the last one, 14 the first then the last, 15 the last, the first and
-    the last). With fewer than ``n``, the last item is repeated. Returns a new array.
-    """
-    array = np.asarray(items)
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    if array.ndim == 0 or len(array) == 0:
-        raise ValueError("fixed_count needs at least one item, got none")
-    start, stop = 0, len(array)
-    while stop - start > n:
-        if (stop - start) % 2 == 0:
-            start += 1
-        else:
-            stop -= 1
-    kept = array[start:stop]
-    return np.concatenate([kept, np.repeat(kept[-1:], n - len(kept), axis=0)])
 
 
 def _centre_frames(spec: np.ndarray, n: int) -> np.ndarray:

@@ -43,10 +43,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from avemotion.audio.ct2_weights import CT2FormatError, read_variables
 from avemotion.cache import default_cache_dir
 from avemotion.errors import AvemotionError
-
-from .ct2_weights import CT2FormatError, read_variables
 
 SAMPLE_RATE = 16000
 N_FFT = 400

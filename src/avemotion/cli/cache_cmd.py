@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cache import FeatureCache
+from avemotion.cache import FeatureCache
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -21,14 +21,19 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..bundles import load_bundle
-from ..cache import atomic_write_bytes
-from ..corpora import read_corpora
-from ..corpora.labels import label_set
-from ..corpora.openface import au_columns
-from ..errors import AvemotionError
-from ..evaluation.report import align_labels, evaluate_predictions, report_from_crossval, write_report
-from ..prediction.recognizer import load
+from avemotion.bundles import load_bundle
+from avemotion.core.atomic import atomic_write_bytes
+from avemotion.core.labels import label_set
+from avemotion.corpora import read_corpora
+from avemotion.corpora.openface import au_columns
+from avemotion.errors import AvemotionError
+from avemotion.evaluation.report import (
+    align_labels,
+    evaluate_predictions,
+    report_from_crossval,
+    write_report,
+)
+from avemotion.prediction.recognizer import load
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -59,7 +64,7 @@ def _media(row: pd.Series) -> str | None:
 
 
 def _predict_table(model: Any, table: pd.DataFrame, failures: list[str]) -> tuple[list[str], np.ndarray, list[list[str]]]:
-    columns = au_columns(table) if hasattr(model, "au_vector") else []
+    columns = au_columns(table) if "au" in model.branches else []
     y, rows, used = [], [], []
     for _, row in tqdm(table.iterrows(), total=len(table), desc="evaluate", unit="clip", disable=not sys.stderr.isatty()):
         path = _media(row)
@@ -69,7 +74,7 @@ def _predict_table(model: Any, table: pd.DataFrame, failures: list[str]) -> tupl
         try:
             if columns:
                 au = None if row[columns].isna().any() else row[columns].astype(float).to_dict()
-                prediction = model.analyse(row["audio"] if isinstance(row.get("audio"), str) else path, au=au)
+                prediction = model.analyse(row["audio"] if isinstance(row.get("audio"), str) else path, side={"au": au})
             else:
                 prediction = model.analyse(path)
         except AvemotionError as error:
@@ -82,7 +87,7 @@ def _predict_table(model: Any, table: pd.DataFrame, failures: list[str]) -> tupl
 
 
 def _cross_validate(args: argparse.Namespace, table: pd.DataFrame, details: dict[str, Any]) -> int:
-    from ..training.pipeline import cross_validate_recipe
+    from avemotion.training.pipeline import cross_validate_recipe
 
     bundle = load_bundle("audio" if args.model == "default" else args.model)
     recipe = bundle.recipe
@@ -126,8 +131,6 @@ def run(args: argparse.Namespace) -> int:
         return _cross_validate(args, table, details)
     model = load(args.model)
     if args.adapt:
-        if not hasattr(model, "adapted"):
-            raise AvemotionError(f"{args.model}: this model cannot adapt")
         model = model.adapted([p for p in table["audio"] if isinstance(p, str)])
         details["adapted"] = "audio model adapted to these clips' statistics (no labels)"
     failures: list[str] = []

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..corpora import READERS, detect_corpus, read_corpus
-from ..corpora.summary import summarize
-from ..errors import AvemotionError
-from ..media.decode import MediaInfo, probe
+from avemotion.corpora import READERS, detect_corpus, read_corpus
+from avemotion.corpora.summary import summarize
+from avemotion.errors import AvemotionError
+from avemotion.media.decode import MediaInfo, probe
 
 SHOWN_UNRECOGNISED = 10
 

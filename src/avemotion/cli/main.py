@@ -12,10 +12,17 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
-from ..cache import ENV_VAR
-from ..errors import AvemotionError
-from . import cache_cmd, evaluate_cmd, info_cmd, predict_cmd, serve_cmd, train_cmd
+from avemotion.cache import ENV_VAR
+from avemotion.cli import (
+    cache_cmd,
+    evaluate_cmd,
+    info_cmd,
+    predict_cmd,
+    serve_cmd,
+    train_cmd,
+)
+from avemotion.core.version import __version__
+from avemotion.errors import AvemotionError
 
 COMMANDS = (info_cmd, predict_cmd, evaluate_cmd, train_cmd, serve_cmd, cache_cmd)
 

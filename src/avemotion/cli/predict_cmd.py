@@ -21,9 +21,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..corpora.table import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from ..errors import AvemotionError, MediaNotFoundError
-from ..prediction.recognizer import Prediction, load
+from avemotion.core.formats import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from avemotion.errors import AvemotionError, MediaNotFoundError
+from avemotion.prediction.recognizer import Prediction, load
 
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS | IMAGE_EXTENSIONS
 
@@ -118,24 +118,19 @@ def run(args: argparse.Namespace) -> int:
     failures: list[str] = []
     files = media_files(args.paths, failures)
     model = load(args.model)
-    if args.au is not None and (len(files) != 1 or not hasattr(model, "au_vector")):
-        raise AvemotionError("--au gives the AU features of one input file to an audio + AU model "
+    if args.au is not None and (len(files) != 1 or "au" not in model.branches):
+        raise AvemotionError("--au gives the AU features of one input file to a model with an AU branch "
                              "(e.g. --model ravdess-av-au)")
-    if args.timeline and not hasattr(model, "timeline"):
-        raise AvemotionError(f"model {args.model} has no timeline")
     if args.adapt:
-        if not hasattr(model, "adapted"):
-            raise AvemotionError(f"model {args.model} cannot adapt")
         model = model.adapted(files)
+    side = {} if args.au is None else {"au": args.au}
     predictions: list[Prediction] = []
     for path in tqdm(files, desc="predict", unit="file", disable=len(files) < 2 or not sys.stderr.isatty()):
         try:
             if args.timeline:
                 predictions += model.timeline(path, window=args.window, hop=args.hop)
-            elif args.au is not None:
-                predictions.append(model.analyse(path, au=args.au))
             else:
-                predictions.append(model.analyse(path))
+                predictions.append(model.analyse(path, side=side))
         except AvemotionError as error:
             failures.append(str(error))
     labels = list(model.labels)

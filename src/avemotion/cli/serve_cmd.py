@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from ..errors import AvemotionError
-from ..prediction.recognizer import load
+from avemotion.errors import AvemotionError
+from avemotion.prediction.recognizer import load
 
 #: Largest request body accepted, bytes.
 MAX_BYTES = 512 * 1024 * 1024

@@ -24,12 +24,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..bundles import save_bundle
-from ..corpora import read_corpora
-from ..errors import AvemotionError
-from ..evaluation.report import report_from_crossval
-from ..fusion.multimodal import FUSIONS
-from ..recipes import list_recipes, load_recipe, recipe_modality
+from avemotion.bundles import save_bundle
+from avemotion.corpora import read_corpora
+from avemotion.errors import AvemotionError
+from avemotion.evaluation.report import report_from_crossval
+from avemotion.features import recipe_modality
+from avemotion.fusion.multimodal import FUSIONS
+from avemotion.recipes import list_recipes, load_recipe
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -52,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.systems import is_system, list_systems, load_system
+    from avemotion.training.systems import is_system, list_systems, load_system
 
     if args.list:
         for name in list_recipes():
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, recipe: dict[str, Any], table: pd.DataFrame, kind: str, cv_dir: Path, failures: list[str]) -> int:
-    from ..training.pipeline import cross_validate_recipe, fit_recipe
+    from avemotion.training.pipeline import cross_validate_recipe, fit_recipe
 
     progress = sys.stderr.isatty()
     if args.split:
@@ -113,8 +114,8 @@ def _train_system(args: argparse.Namespace, system: dict[str, Any]) -> int:
     """Train a whole system (cross-validated on ``--split`` first) and save its recognizer."""
     import numpy as np
 
-    from ..training.crossval import cross_validate
-    from ..training.systems import SystemClassifier, fit_system
+    from avemotion.training.crossval import cross_validate
+    from avemotion.training.systems import SystemClassifier, fit_system
 
     progress = sys.stderr.isatty()
     table = read_corpora(*args.data).table

@@ -12,9 +12,10 @@ import os
 import re
 from pathlib import Path
 
+from avemotion.core.formats import IMAGE_EXTENSIONS
+from avemotion.core.labels import to_canonical
 from avemotion.corpora._builder import CorpusBuilder, preference
-from avemotion.corpora.labels import to_canonical
-from avemotion.corpora.table import IMAGE_EXTENSIONS, Corpus, make_table
+from avemotion.corpora.table import Corpus, make_table
 
 EXPECTED = "CK+48/<emotion>/S010_004_00000017.png (emotions anger, contempt, disgust, ...)"
 _NAME = re.compile(r"^(S\d{3})_(\d{3})_(\d{8})$")

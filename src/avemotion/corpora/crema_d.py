@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from avemotion.core.labels import to_canonical
 from avemotion.corpora._builder import CorpusBuilder
-from avemotion.corpora.labels import to_canonical
 from avemotion.corpora.table import Corpus, make_table
 from avemotion.errors import CorpusLayoutError
 

@@ -12,9 +12,10 @@ import os
 import re
 from pathlib import Path
 
+from avemotion.core.formats import AUDIO_EXTENSIONS
+from avemotion.core.labels import to_canonical
 from avemotion.corpora._builder import CorpusBuilder, preference
-from avemotion.corpora.labels import to_canonical
-from avemotion.corpora.table import AUDIO_EXTENSIONS, Corpus, make_table
+from avemotion.corpora.table import Corpus, make_table
 
 EXPECTED = "wav/ with files like 03a01Fa.wav"
 _NAME = re.compile(r"^(\d{2})([a-z]\d{2})([WLEAFTN])([a-z])$")

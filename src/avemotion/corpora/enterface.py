@@ -15,9 +15,10 @@ import os
 import re
 from pathlib import Path
 
+from avemotion.core.formats import VIDEO_EXTENSIONS
+from avemotion.core.labels import CORPUS_LABELS
 from avemotion.corpora._builder import CorpusBuilder, preference
-from avemotion.corpora.labels import CORPUS_LABELS
-from avemotion.corpora.table import VIDEO_EXTENSIONS, Corpus, make_table
+from avemotion.corpora.table import Corpus, make_table
 
 EXPECTED = "subject N/<emotion>/sentence M/*.avi (emotions anger, disgust, ...)"
 _LABELS = CORPUS_LABELS["enterface"]

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from avemotion.core.formats import IMAGE_EXTENSIONS
+from avemotion.core.labels import to_canonical
 from avemotion.corpora._builder import CorpusBuilder, csv_header
 from avemotion.corpora.images import csv_ref
-from avemotion.corpora.labels import to_canonical
-from avemotion.corpora.table import IMAGE_EXTENSIONS, Corpus, make_table
+from avemotion.corpora.table import Corpus, make_table
 from avemotion.errors import CorpusLayoutError
 
 EXPECTED = "train/, validation/ and test/ folders of <emotion>/*.jpg, or fer2013.csv (emotion, pixels, Usage)"

@@ -16,7 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from avemotion.cache import atomic_write_npz, default_cache_dir
+from avemotion.cache import default_cache_dir
+from avemotion.core.atomic import atomic_write_npz
 from avemotion.corpora import read_corpus
 from avemotion.corpora.images import load_image
 

@@ -7,7 +7,7 @@ Each data row is one clip:
 * ``file``: relative to the CSV's folder, or absolute; it must exist and be an audio, video or
   image file (by extension). A video fills ``video`` and also ``audio`` (its sound track), as
   the other readers do.
-* ``emotion``: a canonical name (:data:`~avemotion.corpora.labels.EMOTIONS`) or a common synonym
+* ``emotion``: a canonical name (:data:`~avemotion.core.labels.EMOTIONS`) or a common synonym
   (anger, joy, fear, sadness, surprise, bored...; ``CORPUS_LABELS["manifest"]``), any case.
 * ``speaker``: the corpus's speaker id, written ``<corpus>:<speaker>``; empty means unknown.
 * ``corpus``: the ``corpus`` column and the speaker-id prefix; empty or absent: ``"manifest"``
@@ -32,10 +32,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from avemotion.core.formats import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from avemotion.core.labels import EMOTIONS, to_canonical
 from avemotion.corpora._builder import CorpusBuilder, csv_header
 from avemotion.corpora.fer2013 import PARTITIONS
-from avemotion.corpora.labels import EMOTIONS, to_canonical
-from avemotion.corpora.table import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Corpus, make_table
+from avemotion.corpora.table import Corpus, make_table
 from avemotion.errors import CorpusLayoutError
 
 REQUIRED: tuple[str, ...] = ("file", "emotion", "speaker")

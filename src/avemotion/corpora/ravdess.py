@@ -25,15 +25,16 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from avemotion.core.formats import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
+from avemotion.core.labels import to_canonical
 from avemotion.corpora._builder import CorpusBuilder, preference
-from avemotion.corpora.labels import to_canonical
 from avemotion.corpora.openface import (
     is_openface_byproduct,
     join_au_tables,
     read_clip_au_table,
     sniff_openface,
 )
-from avemotion.corpora.table import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, Corpus, make_table
+from avemotion.corpora.table import Corpus, make_table
 
 EXPECTED = "Actor_NN/MM-VV-EE-II-SS-RR-AA.wav|.flac|.mp4 files, e.g. 03-01-05-01-02-01-12.wav"
 AUDIO_ORDER = (".wav", ".flac")

@@ -13,9 +13,10 @@ import os
 import re
 from pathlib import Path
 
+from avemotion.core.formats import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
+from avemotion.core.labels import to_canonical
 from avemotion.corpora._builder import CorpusBuilder, preference
-from avemotion.corpora.labels import to_canonical
-from avemotion.corpora.table import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, Corpus, make_table
+from avemotion.corpora.table import Corpus, make_table
 
 EXPECTED = "AudioData/DC/a01.wav, AudioVisualClip/DC/a01.avi or flat DC_a01.wav files"
 SPEAKERS: tuple[str, ...] = ("DC", "JE", "JK", "KL")

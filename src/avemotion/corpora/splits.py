@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import SpeakerLeakageError, SplitError
+from avemotion.errors import SpeakerLeakageError, SplitError
 
 
 @dataclass(frozen=True)

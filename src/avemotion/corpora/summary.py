@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from avemotion.corpora.labels import EMOTIONS
+from avemotion.core.labels import EMOTIONS
 from avemotion.corpora.openface import au_columns
 from avemotion.corpora.table import MODALITY_COLUMNS, Corpus
 

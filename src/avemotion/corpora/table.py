@@ -9,7 +9,7 @@ corpus         reader name: ravdess, crema_d, emodb, savee, enterface, fer2013, 
                turev; a manifest's ``corpus`` column (default ``manifest``)
 speaker        corpus-qualified speaker id, e.g. ``"ravdess:01"``; ``None`` when unknown
 gender         ``"male"``, ``"female"`` or ``None``
-emotion        canonical emotion (see :mod:`avemotion.corpora.labels`)
+emotion        canonical emotion (see :mod:`avemotion.core.labels`)
 intensity      ``"normal"``/``"strong"`` (RAVDESS), ``"low"``/``"medium"``/``"high"`` (CREMA-D)
 sentence       the corpus's sentence code (TESS, TurEV-DB: the word), or ``None``
 audio          path of the audio file (or a video file whose audio track is used), or ``None``
@@ -49,9 +49,6 @@ COLUMNS: tuple[str, ...] = (
 #: Columns holding a file reference per modality.
 MODALITY_COLUMNS: tuple[str, ...] = ("audio", "video", "image")
 
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus", ".aiff", ".aif"})
-VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".flv", ".m4v", ".mpg", ".mpeg", ".wmv"})
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ import os
 import re
 from pathlib import Path
 
+from avemotion.core.formats import AUDIO_EXTENSIONS
+from avemotion.core.labels import to_canonical
 from avemotion.corpora._builder import CorpusBuilder, read_audio_files
-from avemotion.corpora.labels import to_canonical
-from avemotion.corpora.table import AUDIO_EXTENSIONS, Corpus
+from avemotion.corpora.table import Corpus
 
 EXPECTED = "TESS_Toronto_emotional_speech_set_data/OAF_angry/OAF_back_angry.wav|.flac"
 #: File-name prefix -> speaker (``OA_bite_neutral`` drops the F).

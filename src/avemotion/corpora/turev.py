@@ -13,9 +13,10 @@ import os
 import re
 from pathlib import Path
 
+from avemotion.core.formats import AUDIO_EXTENSIONS
+from avemotion.core.labels import CORPUS_LABELS
 from avemotion.corpora._builder import CorpusBuilder, read_audio_files
-from avemotion.corpora.labels import CORPUS_LABELS
-from avemotion.corpora.table import AUDIO_EXTENSIONS, Corpus
+from avemotion.corpora.table import Corpus
 
 EXPECTED = "Sound Source/<Angry|Calm|Happy|Sad>/1234_kz_word.wav|.flac"
 SPEAKERS: tuple[str, ...] = ("1157", "1234", "1358", "1984", "6783", "7895")

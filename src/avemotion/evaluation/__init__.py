@@ -1,7 +1,3 @@
-"""Evaluation: classification metrics on integer labels and probability matrices."""
-
-from __future__ import annotations
-
-from .metrics import confusion, log_loss, macro_f1, mean_std, per_class, summarize_metrics, uar, war
-
-__all__ = ["confusion", "log_loss", "macro_f1", "mean_std", "per_class", "summarize_metrics", "uar", "war"]
+"""Evaluation: reports of cross-validation runs (predictions, metrics, confusion matrices, ROC
+curves) as files and plots, in :mod:`.report`; the metrics themselves are shared by every layer
+and live in :mod:`avemotion.core.metrics`."""

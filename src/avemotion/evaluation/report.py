@@ -27,9 +27,16 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from ..cache import atomic_write_bytes
-from ..errors import PathError
-from .metrics import confusion, macro_f1, mean_std, per_class, uar, war
+from avemotion.core.atomic import atomic_write_bytes
+from avemotion.errors import PathError
+from avemotion.core.metrics import (
+    confusion,
+    macro_f1,
+    mean_std,
+    per_class,
+    uar,
+    war,
+)
 
 #: Per-fold figures of ``evaluate_predictions(..., folds=...)``.
 FOLD_METRICS = ("uar", "war", "macro_f1")

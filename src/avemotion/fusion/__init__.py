@@ -7,9 +7,9 @@
   the networks of :mod:`avemotion.models.fusion`.
 """
 
-from .bel import BEL
-from .labels import EQUIVALENTS, map_proba
-from .multimodal import FUSIONS, MultimodalClassifier
-from .rules import fit_weights, weighted_mean, weighted_product
+from avemotion.fusion.bel import BEL
+from avemotion.fusion.labels import EQUIVALENTS, map_proba
+from avemotion.fusion.multimodal import FUSIONS, MultimodalClassifier
+from avemotion.fusion.rules import fit_weights, weighted_mean, weighted_product
 
 __all__ = ["BEL", "EQUIVALENTS", "FUSIONS", "MultimodalClassifier", "fit_weights", "map_proba", "weighted_mean", "weighted_product"]

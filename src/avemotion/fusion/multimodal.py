@@ -8,7 +8,7 @@ Fitting (:meth:`MultimodalClassifier.fit`):
 
 1. Branches: per modality a class-balanced logistic head (:class:`LogisticHead`), or, for the
    modalities given ``trees``, its mean with an extremely randomised forest
-   (:class:`~avemotion.models.trees.LogisticForestHead`); C is
+   (:class:`~avemotion.estimators.trees.LogisticForestHead`); C is
    chosen by speaker-grouped inner cross-validation on the training clips, which also gives
    *out-of-fold* branch probabilities for every training clip: the decision-level fusers learn
    from those, never from a head's predictions on its own training data.
@@ -45,14 +45,18 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
-from avemotion.cache import atomic_write_bytes, atomic_write_npz
-from avemotion.corpora.labels import label_set
-from avemotion.evaluation.metrics import uar
+from avemotion.core.atomic import atomic_write_bytes, atomic_write_npz
+from avemotion.core.labels import label_set
+from avemotion.estimators.linear import LogisticHead, scaler_from_arrays
+from avemotion.estimators.neural import (
+    NeuralClassifier,
+    encode_labels,
+    proba_in_label_order,
+)
+from avemotion.estimators.trees import ExtraTreesHead, LogisticForestHead, load_head
+from avemotion.core.metrics import uar
 from avemotion.fusion.bel import BEL
 from avemotion.fusion.rules import fit_weights, weighted_mean, weighted_product
-from avemotion.models.linear import LogisticHead, scaler_from_arrays
-from avemotion.models.trees import ExtraTreesHead, LogisticForestHead, load_head
-from avemotion.training.estimator import NeuralClassifier, encode_labels, proba_in_label_order
 
 FUSIONS = ("mean", "product", "weighted", "bel", "bel_gd", "mobel", "mobel_gd", "fc", "gated", "stacked")
 _NETWORKS = {"bel_gd": "bel", "mobel_gd": "mobel", "fc": "fc_fusion", "gated": "gated_fusion"}
@@ -77,7 +81,7 @@ class MultimodalClassifier:
 
     ``modalities``: ``(name, dim)`` pairs in column order; ``fusion``: one of :data:`FUSIONS`;
     ``fusion_params``: the fuser's parameters (BEL rates, network hyper-parameters);
-    ``trainer``: :class:`~avemotion.training.trainer.Trainer` settings for the networks;
+    ``trainer``: :class:`~avemotion.estimators.trainer.Trainer` settings for the networks;
     ``Cs``: the branch heads' candidate C per modality; ``trees``: modality -> number of
     extremely randomised trees averaged into its head (none: logistic only); ``branch_cache``: a dict shared between
     estimators fitted on the same data so that the branches are fitted once (benchmarks).

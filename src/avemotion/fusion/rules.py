@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from avemotion.evaluation.metrics import uar
+from avemotion.core.metrics import uar
 
 #: Probabilities are clipped to this floor before logarithms (the product rule).
 EPS = 1e-6

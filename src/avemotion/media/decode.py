@@ -13,7 +13,7 @@ No PyAV exception escapes, and FFmpeg's log is kept off the terminal.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,8 +23,8 @@ from typing import BinaryIO, cast
 import av
 import av.container
 import numpy as np
-from numpy.typing import ArrayLike
 import soxr
+from numpy.typing import ArrayLike
 
 from avemotion.errors import (
     CorruptMediaError,
@@ -644,6 +644,55 @@ def load_clip(
         _read_clip(reader, video, picker, sink)
         frames = picker.frames(reader, size)
         return frames, None if sink is None else _resample(sink.signal(reader), sink.rate, sr)
+
+
+@dataclass(frozen=True)
+class DecodedMedia:
+    """What :func:`load_media` read: the duration (s), which streams there are, the frames asked
+    for (None without video or when none were asked) and the mono audio (None without audio or
+    when not asked)."""
+
+    duration: float
+    has_video: bool
+    has_audio: bool
+    frames: Frames | None
+    signal: np.ndarray | None
+
+
+def load_media(
+    path: PathLike,
+    *,
+    frame_times: Callable[[float], np.ndarray | None] | None = None,
+    audio: bool = True,
+    sr: int = 16000,
+    size: Size | None = None,
+) -> DecodedMedia:
+    """Everything a recognizer needs from an audio or video file, opened and decoded once.
+
+    ``frame_times(video_duration)`` gives the times (s) of the frames wanted (None or empty:
+    none); ``audio``: whether to decode the audio track (at ``sr`` Hz, mono). Audio and video
+    packets are demuxed together and video decoding stops after the last frame needed.
+    Conventions as :func:`load_frames` and :func:`load_audio`; media errors name the file.
+    """
+    with _open(path) as reader:
+        video = reader.video_stream() if _video_streams(reader.container) else None
+        has_audio = bool(_audio_streams(reader.container))
+        streams = [s for s in (video, reader.audio_stream() if has_audio else None) if s is not None]
+        duration = reader.duration or max(_stream_duration(reader, s) for s in streams)
+        times = None
+        if video is not None and frame_times is not None:
+            times = frame_times(_stream_duration(reader, video))
+        sink = _AudioSink(reader.audio_stream()) if audio and has_audio else None
+        frames = None
+        if times is not None and len(times):
+            picker = _FramePicker(_check_times(times))
+            _read_clip(reader, video, picker, sink)  # type: ignore[arg-type]
+            frames = picker.frames(reader, size)
+        elif sink is not None:
+            for frame in reader.frames(sink.stream):
+                sink.add(frame)  # type: ignore[arg-type]
+        signal = None if sink is None else _resample(sink.signal(reader), sink.rate, sr)
+        return DecodedMedia(duration, video is not None, has_audio, frames, signal)
 
 
 # --- probe -------------------------------------------------------------------------------

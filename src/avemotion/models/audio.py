@@ -30,7 +30,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .base import EmotionNet, register
+from avemotion.models.base import EmotionNet, register
 
 __all__ = [
     "CNN1D",

@@ -9,6 +9,7 @@ the softmax of the logits.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -81,8 +82,20 @@ def inference_copy(model: nn.Module) -> nn.Module:
     return folded.to(memory_format=torch.channels_last)
 
 
+#: ``ONEDNN_MAX_CPU_ISA`` values that still allow native bfloat16.
+_BF16_ISAS = frozenset({"ALL", "DEFAULT", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "AVX10_1_512", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16", "AVX10_2_512", "AVX10_2_512_AMX_2"})
+
+
 def cpu_has_bf16() -> bool:
     """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX), so that bfloat16
-    autocast is faster than float32 rather than slower."""
+    autocast is faster than float32 rather than slower.
+
+    A cap on oneDNN's instruction sets (``ONEDNN_MAX_CPU_ISA``, e.g. ``AVX2`` to measure how
+    a CPU without AVX-512 runs) is honoured: below ``AVX512_CORE_BF16`` bfloat16 is emulated, so
+    this says no.
+    """
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    if cap and cap not in _BF16_ISAS:
+        return False
     cpu = torch.cpu
     return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())

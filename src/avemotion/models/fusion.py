@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .base import EmotionNet, register
+from avemotion.models.base import EmotionNet, register
 
 
 def split_modalities(

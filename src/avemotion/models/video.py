@@ -26,8 +26,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .audio import AlexNetTrunk, _output_shape, dense_block
-from .base import EmotionNet, register
+from avemotion.models.audio import AlexNetTrunk, _output_shape, dense_block
+from avemotion.models.base import EmotionNet, register
 
 __all__ = ["C3D", "CNNLSTM", "AlexNetFrames", "FrameCNN2D", "conv_stage", "standardise_clips"]
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import EmotionNet, register
+from avemotion.models.base import EmotionNet, register
 
 __all__ = ["FerCNN", "augment_faces", "standardise_images"]
 

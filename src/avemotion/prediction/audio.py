@@ -1,21 +1,29 @@
-"""Speech emotion from an audio file (or a video's audio track) with an audio bundle.
+"""The audio branch: speech emotion from a clip's 16 kHz mono signal.
 
->>> model = AudioEmotionModel.load("audio")          # the shipped audio model
->>> model.predict_proba("clip.wav")                   # {"neutral": 0.02, "calm": 0.01, ...}
+>>> branch = AudioBranch.load("audio")                 # the shipped audio bundle
+>>> branch.proba_of_signal(signal)                      # (8,) over branch.labels
+
+Features as the bundle's recipe says (:func:`avemotion.features.signal_features`, nothing
+written to the feature cache), then its estimator. A signal under -60 dBFS or with under 0.5 s
+of speech is refused (SilentAudioError, TooLittleSpeechError naming the file).
 """
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from avemotion.audio.features import check_speech
 from avemotion.bundles import Bundle, load_bundle
-from avemotion.errors import AvemotionError
+from avemotion.errors import AvemotionError, NoAudioStreamError
+from avemotion.estimators.neural import proba_in_label_order
+from avemotion.features import SAMPLE_RATE, signal_features
 from avemotion.media.decode import load_audio
-from avemotion.training.pipeline import SAMPLE_RATE, signal_features
+from avemotion.prediction.branch import Branch, BranchOutput, ClipInputs
 
 
 def speech_signal(path: str | os.PathLike[str]) -> np.ndarray:
@@ -26,34 +34,76 @@ def speech_signal(path: str | os.PathLike[str]) -> np.ndarray:
     return signal
 
 
-class AudioEmotionModel:
-    """A loaded audio bundle: features as its recipe says, then its estimator."""
+class AudioBranch(Branch):
+    """Recipe features of the speech signal, then ``head`` (any estimator with ``predict_proba``
+    and ``classes_``; ``embed`` when embeddings are asked for).
 
-    def __init__(self, bundle: Bundle) -> None:
-        if bundle.config.get("kind") != "audio":
-            raise AvemotionError(f"{bundle.path}: not an audio bundle (kind {bundle.config.get('kind')!r})")
+    ``features``: a recipe's ``features`` block; ``labels``: the output order; ``info``: what
+    :meth:`describe` reports; ``bundle``: the audio bundle it comes from, if any (what
+    :meth:`~avemotion.prediction.recognizer.Recognizer.save` copies). :meth:`load` builds one
+    from an audio bundle.
+    """
+
+    needs = "audio"
+
+    def __init__(
+        self, features: dict[str, Any], head: Any, labels: Sequence[str], *, name: str = "audio",
+        info: dict[str, Any] | None = None, bundle: Bundle | None = None,
+    ) -> None:
         self.bundle = bundle
-        self.labels: tuple[str, ...] = bundle.labels
+        self.recipe = {"features": features}
+        self.head = head
+        self.labels = tuple(labels)
+        self.name = name
+        self.info = dict(info or {})
 
     @classmethod
-    def load(cls, name_or_path: str | os.PathLike[str] = "audio") -> AudioEmotionModel:
-        """Load a shipped audio bundle by name or a bundle folder by path."""
-        return cls(load_bundle(name_or_path))
+    def from_bundle(cls, bundle: Bundle) -> AudioBranch:
+        """The branch of an audio bundle (kind ``audio``)."""
+        if bundle.config.get("kind") != "audio":
+            raise AvemotionError(f"{bundle.path}: not an audio bundle (kind {bundle.config.get('kind')!r})")
+        c = bundle.config
+        info = {"name": c["name"], "path": str(bundle.path), "model": c["recipe"]["model"]["name"],
+                "features": c["recipe"]["features"]["extractor"], "trained_on": c["trained_on"]}
+        return cls(bundle.recipe["features"], bundle.estimator, bundle.labels, info=info, bundle=bundle)
+
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike[str] = "audio") -> AudioBranch:
+        """The branch of a shipped audio bundle by name or of a bundle folder."""
+        return cls.from_bundle(load_bundle(name_or_path))
 
     def features(self, signal: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
-        """The recipe's feature of a mono float signal (resampled to 16 kHz first if needed)."""
+        """The recipe's feature vector of a mono float signal (resampled to 16 kHz first if needed)."""
         if sr != SAMPLE_RATE:
             import soxr
 
             signal = soxr.resample(signal, sr, SAMPLE_RATE, quality="HQ").astype(np.float32)
-        return signal_features(signal, self.bundle.recipe)
+        return signal_features(signal, self.recipe)
 
-    def adapted(self, paths: list[str]) -> AudioEmotionModel:
+    def proba_of_signal(self, signal: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
+        """(n_labels,) probabilities for one signal, in :attr:`labels` order (no speech checks)."""
+        return proba_in_label_order(self.head, self.features(signal, sr)[None], self.labels)[0]
+
+    def outputs(self, inputs: ClipInputs, *, embed: bool = False, timings: dict[str, float] | None = None) -> BranchOutput:
+        if inputs.signal is None:
+            raise NoAudioStreamError(inputs.source, "no audio track")
+        timings = {} if timings is None else timings
+        tic = time.perf_counter()
+        check_speech(inputs.signal, inputs.sr, inputs.source)
+        x = self.features(inputs.signal, inputs.sr)
+        mid = time.perf_counter()
+        out = BranchOutput(proba_in_label_order(self.head, x[None], self.labels)[0], self.labels, features=x)
+        if embed:
+            out.embedding = np.asarray(self.head.embed(x[None]), dtype=np.float64)[0]
+        timings.update(audio_features=mid - tic, audio_model=time.perf_counter() - mid)
+        return out
+
+    def adapted(self, paths: Sequence[str | os.PathLike[str]]) -> AudioBranch:
         """A copy adapted, without labels, to the audio of ``paths`` (at least two usable files):
         its estimator standardises with their features' statistics (estimators with ``adapt``,
         e.g. the shipped ``layerwise`` head). Files that cannot be read are left out."""
-        if not hasattr(self.bundle.estimator, "adapt"):
-            raise AvemotionError(f"{self.bundle.path}: this audio model cannot adapt (its estimator has no adapt)")
+        if not hasattr(self.head, "adapt"):
+            raise AvemotionError(f"{self.info.get('path', self.name)}: this audio model cannot adapt (its estimator has no adapt)")
         rows = []
         for path in paths:
             try:
@@ -62,35 +112,9 @@ class AudioEmotionModel:
                 continue
         if len(rows) < 2:
             raise AvemotionError(f"adaptation needs at least two readable audio files, got {len(rows)}")
-        bundle = Bundle(self.bundle.path, self.bundle.config, self.bundle.estimator.adapt(np.stack(rows)))
-        return AudioEmotionModel(bundle)
-
-    def proba_of_signal(self, signal: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
-        """(n_labels,) probabilities for one signal, in :attr:`labels` order."""
-        return self.bundle.predict_proba(self.features(signal, sr)[None])[0]
-
-    def predict_proba(self, path: str | os.PathLike[str]) -> dict[str, float]:
-        """Emotion -> probability for the audio of ``path``. Raises the media errors of
-        :mod:`avemotion.errors` (missing, corrupt, no audio track, silent...) naming the file."""
-        return dict(zip(self.labels, map(float, self.proba_of_signal(speech_signal(path)))))
-
-    def embed(self, path: str | os.PathLike[str]) -> np.ndarray:
-        """The estimator's penultimate embedding of the audio of ``path``, (D,) float32."""
-        return np.asarray(self.bundle.estimator.embed(self.features(speech_signal(path))[None]), dtype=np.float32)[0]
-
-    def predict(self, path: str | os.PathLike[str]) -> str:
-        """The most probable emotion for the audio of ``path``."""
-        proba = self.predict_proba(path)
-        return max(proba, key=proba.__getitem__)
+        head = self.head.adapt(np.stack(rows))
+        bundle = None if self.bundle is None else Bundle(self.bundle.path, self.bundle.config, head)
+        return AudioBranch(self.recipe["features"], head, self.labels, name=self.name, info=self.info, bundle=bundle)
 
     def describe(self) -> dict[str, Any]:
-        """Name, recipe model and features, labels and training data of the bundle."""
-        c = self.bundle.config
-        return {
-            "name": c["name"],
-            "path": str(self.bundle.path),
-            "model": c["recipe"]["model"]["name"],
-            "features": c["recipe"]["features"]["extractor"],
-            "labels": list(self.labels),
-            "trained_on": c["trained_on"],
-        }
+        return {"branch": self.name, "needs": self.needs, "labels": list(self.labels), **self.info}

@@ -19,10 +19,10 @@ import numpy as np
 
 from avemotion.bundles import Bundle, load_bundle
 from avemotion.errors import AvemotionError, NoAudioStreamError, SilentAudioError
+from avemotion.features import signal_features
 from avemotion.fusion.multimodal import MultimodalClassifier
-from avemotion.prediction.recognizer import Prediction
 from avemotion.prediction.audio import speech_signal
-from avemotion.training.pipeline import signal_features
+from avemotion.prediction.recognizer import Prediction
 
 AUInput = Mapping[str, float] | str | os.PathLike[str] | None
 

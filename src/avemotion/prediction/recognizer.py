@@ -1,83 +1,69 @@
-"""Emotion from a media file: the audio and face models, fused, per clip or as a timeline.
+"""Emotion from a media file: every branch's model on the clip, fused, per clip or as a timeline.
 
->>> rec = Recognizer.load("default")        # shipped audio + face models, product-rule fusion
+>>> rec = Recognizer.load("default")        # shipped audio + face branches, product-rule fusion
 >>> rec.analyse("talk.mp4").emotion         # 'happy'
 >>> rec.predict_proba("talk.mp4")           # {"neutral": 0.01, "calm": 0.02, "happy": 0.81, ...}
 >>> rec.timeline("talk.mp4", window=2.0, hop=1.0)
 
-A video with audio uses both modalities; a video without an audio track, a video where no face
-is found, an audio file or an image uses what is there, and :attr:`Prediction.used` /
-:attr:`Prediction.skipped` say which modalities were used and why the others were not. The face
-model's labels (the basic seven, no calm) are put on the recognizer's label set by
-:func:`avemotion.fusion.map_proba` (calm <- neutral) before fusing.
+A recognizer is a set of :class:`~avemotion.prediction.branch.Branch` objects (audio, face,
+video, AU) and a fusion. It decodes each clip once (:func:`~avemotion.media.decode.load_media`:
+the audio and the union of the frames its branches ask for), hands every branch its part, fuses
+what it gets, and says in :attr:`Prediction.used` / :attr:`Prediction.skipped` which branches
+were used and why the others were not (no audio track, silent audio, no face found, no AU
+features given...). Branch labels are put on the recognizer's label set by
+:func:`avemotion.fusion.map_proba` (the face model's neutral stands in for calm) before fusing.
 
-A recognizer fuses its branches with a fixed rule (``product``, ``mean``, optionally weighted)
-or with a learned fuser: a fitted :class:`~avemotion.fusion.multimodal.MultimodalClassifier`
-whose modalities are the branches' outputs, their class probabilities (decision level:
-``weighted``, ``bel``, ``bel_gd``, ``stacked``) or their penultimate embeddings (feature level:
-``mobel``, ``mobel_gd``, ``fc``, ``gated``); :func:`~avemotion.training.systems.fit_system`
-trains one on speakers the branches never saw.
+Fusion: a fixed rule (``product``, ``mean``, optionally weighted) or a fitted
+:class:`~avemotion.fusion.multimodal.MultimodalClassifier` (``fuser``) whose modalities are the
+branches' probabilities (decision level), their embeddings (feature level) or, for the
+``av-au`` bundle, the very features the branches read (``fuser_reads="features"``).
 
-A recognizer bundle (kind ``recognizer``) is a folder with ``bundle.json`` naming its parts:
-``audio`` and ``face`` are sub-folders holding complete bundles (or, in the shipped ``default``,
-the names of shipped bundles), plus the fusion rule and label set, and ``fuser/`` when the
-fusion is learned.
+Bundles of every kind load as a recognizer (:meth:`Recognizer.load`): ``audio``, ``face`` and
+``video`` bundles as one branch; ``av-au`` as audio + AU branches fused by its classifier;
+``recognizer`` bundles name their parts (sub-folders, or ``shipped:NAME``) and the fusion.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime
-import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
-from avemotion.audio.features import check_speech
 from avemotion.bundles import (
-    BUNDLE_FILE, FORMAT, Bundle, BundleError, load_bundle, resolve, save_bundle, versions, writing_folder,
+    BUNDLE_FILE, Bundle, BundleError, load_bundle, load_estimator, part_folder, read_config, save_bundle, write_config,
+    writing_folder,
 )
-from avemotion.corpora.labels import label_set
-from avemotion.corpora.table import IMAGE_EXTENSIONS
-from avemotion.errors import AvemotionError, MediaError, NoFaceError, SilentAudioError, TooLittleSpeechError
+from avemotion.core.formats import IMAGE_EXTENSIONS
+from avemotion.core.labels import label_set
+from avemotion.errors import AvemotionError, MediaError
+from avemotion.features import SAMPLE_RATE
 from avemotion.fusion.labels import map_proba
 from avemotion.fusion.multimodal import FEATURE_LEVEL, FUSIONS, MultimodalClassifier
 from avemotion.fusion.rules import RULES
-from avemotion.media.decode import Frames, MediaInfo, load_audio, load_clip, probe, stream_frames
-from avemotion.prediction.audio import AudioEmotionModel
-from avemotion.prediction.video import VideoEmotionModel
-from avemotion.training.pipeline import SAMPLE_RATE
-from avemotion.visual.expression import FaceExpressionModel
-from avemotion.visual.faces import FaceDetector, HaarDetector, crops_of_frames
+from avemotion.media.decode import Frames, load_audio, load_media, probe, stream_frames
+from avemotion.prediction.audio import AudioBranch
+from avemotion.prediction.au import AUBranch
+from avemotion.prediction.branch import Branch, BranchOutput, ClipInputs
+from avemotion.prediction.face import FaceBranch
+from avemotion.prediction.video import VideoBranch
 
-#: Model class of each recognizer part.
-PART_MODELS = {"audio": AudioEmotionModel, "face": FaceExpressionModel, "video": VideoEmotionModel}
 #: Fusion methods a recognizer learns (a fitted fuser) rather than applies as a fixed rule.
 LEARNED_FUSIONS = tuple(f for f in FUSIONS if f not in RULES)
 #: Frames a timeline decodes at a time (it holds one window's frames plus one such chunk).
 TIMELINE_CHUNK = 32
+FuserReads = Literal["proba", "embedding", "features"]
 _TIME_EPS = 1e-6
 
 
-@dataclass
-class BranchOutput:
-    """One branch's result for a clip: ``proba`` (n_labels,) over ``labels`` and, when a
-    feature-level fuser needs it, the model's penultimate ``embedding`` (D,)."""
-
-    proba: np.ndarray
-    labels: Sequence[str]
-    embedding: np.ndarray | None = None
-
-
-def fuser_inputs(fusion: str) -> str:
-    """What a learned fuser reads from each branch: ``"embedding"`` (feature level) or ``"proba"``."""
+def fuser_inputs(fusion: str) -> FuserReads:
+    """What a learned fuser of ``fusion`` reads from each branch: ``"embedding"`` (feature level) or ``"proba"``."""
     return "embedding" if fusion in FEATURE_LEVEL else "proba"
 
 
@@ -85,11 +71,11 @@ def fuser_inputs(fusion: str) -> str:
 class Prediction:
     """One clip's (or one timeline window's) result.
 
-    ``probabilities``: fused, over the recognizer's labels; ``modalities``: each used modality's
-    own probabilities over its model's labels; ``used``: the modalities fused; ``skipped``:
-    modality -> why it was not used; ``start`` / ``end``: the window in seconds (timeline);
+    ``probabilities``: fused, over the recognizer's labels; ``modalities``: each used branch's
+    own probabilities over its model's labels; ``used``: the branches fused; ``skipped``:
+    branch -> why it was not used; ``start`` / ``end``: the window in seconds (timeline);
     ``timings``: seconds spent per stage (decode, face_detection, face_model, audio_features,
-    audio_model, fusion) by :meth:`Recognizer.analyse`.
+    audio_model, video_model, fusion) by :meth:`Recognizer.analyse`.
     """
 
     source: str
@@ -115,7 +101,7 @@ class Prediction:
         end: float | None = None,
     ) -> Prediction:
         """The prediction for fused probabilities ``fused`` (len(labels),) over ``labels``;
-        ``modalities``: each used modality's own probabilities."""
+        ``modalities``: each used branch's own probabilities."""
         best = int(np.argmax(fused))
         return cls(
             source=source,
@@ -135,243 +121,233 @@ class Prediction:
 
 
 class Recognizer:
-    """Audio model + face model (+ video model) + a late-fusion rule (``"product"`` or ``"mean"``,
-    optionally weighted: ``weights={"audio": 0.6, "face": 0.4}``) or a learned ``fuser`` (with
-    ``fusion`` one of :data:`LEARNED_FUSIONS`; its modalities are named after the parts).
-
-    Either model may be ``None`` (an audio-only or face-only recognizer). A clip's face is
-    analysed on ``max(n_frames, duration * frames_per_second)`` evenly spaced frames, at most
-    ``max_frames`` (256: 8 frames/s up to 32 s; a longer video gets 256 frames spread evenly
-    over its whole length, so memory stays bounded: 180 MB of RGB frames at 640x360, 700 MB at
-    1280x720, plus half that for the decoded frames until converted). A timeline analyses ``frames_per_second`` over the whole video without a cap,
-    decoding it in chunks of :data:`TIMELINE_CHUNK` frames and holding only the frames of the
-    windows in progress. The face detector (default: Haar on a 240-pixel copy) runs on every
-    ``detect_every``-th frame and the track carries the box between (see
-    :func:`~avemotion.visual.faces.track_faces`).
-    """
+    """Branches + a late-fusion rule (``"product"`` or ``"mean"``, optionally weighted:
+    ``weights={"audio": 0.6, "face": 0.4}``) or a fitted ``fuser`` (``fusion`` must then be
+    the fuser's method; its modalities are named after the branches; ``fuser_reads`` says what
+    it reads of each, by default what its method reads)."""
 
     def __init__(
         self,
-        audio: AudioEmotionModel | None = None,
-        face: FaceExpressionModel | None = None,
+        branches: Sequence[Branch],
         *,
-        video: VideoEmotionModel | None = None,
         labels: Sequence[str] | str = "ravdess8",
         fusion: str = "product",
         weights: dict[str, float] | None = None,
-        n_frames: int = 12,
-        frames_per_second: float = 8.0,
-        max_frames: int = 256,
-        detector: FaceDetector | None = None,
-        detect_every: int = 4,
-        name: str = "custom",
         fuser: MultimodalClassifier | None = None,
+        fuser_reads: FuserReads | None = None,
+        name: str = "custom",
     ) -> None:
-        if audio is None and face is None and video is None:
-            raise ValueError("a recognizer needs an audio, a face or a video model")
-        if fusion in LEARNED_FUSIONS:
-            if fuser is None or fuser.fusion != fusion:
-                raise ValueError(f"fusion {fusion!r} is learned: it needs a fitted fuser of that method")
-            present = {p for p, m in (("audio", audio), ("face", face), ("video", video)) if m is not None}
-            if not set(fuser.names) <= present:
-                raise ValueError(f"the fuser reads {', '.join(fuser.names)} but the recognizer has {', '.join(sorted(present))}")
+        self.branches: dict[str, Branch] = {}
+        for branch in branches:
+            if branch.name in self.branches:
+                raise ValueError(f"two branches named {branch.name!r}")
+            self.branches[branch.name] = branch
+        if not self.branches:
+            raise ValueError("a recognizer needs at least one branch")
+        if fuser is not None:
+            if fuser.fusion != fusion:
+                raise ValueError(f"the fuser fuses by {fuser.fusion!r}, not {fusion!r}")
+            if not set(fuser.names) <= set(self.branches):
+                raise ValueError(f"the fuser reads {', '.join(fuser.names)} but the recognizer has {', '.join(self.branches)}")
+        elif fusion in LEARNED_FUSIONS:
+            raise ValueError(f"fusion {fusion!r} is learned: it needs a fitted fuser of that method")
         elif fusion not in RULES:
             raise ValueError(f"fusion must be one of {', '.join((*RULES, *LEARNED_FUSIONS))}, got {fusion!r}")
-        elif fuser is not None:
-            raise ValueError(f"a fuser needs a learned fusion ({', '.join(LEARNED_FUSIONS)}), not {fusion!r}")
+        if weights is not None and set(weights) != set(self.branches):
+            raise ValueError(f"weights name {', '.join(sorted(weights))} but the branches are {', '.join(self.branches)}")
         self.fuser = fuser
-        self.audio, self.face, self.video = audio, face, video
+        self.fuser_reads: FuserReads | None = None if fuser is None else fuser_reads or fuser_inputs(fusion)
         self.labels = label_set(labels)
         self.fusion = fusion
         self.weights = None if weights is None else {m: float(w) for m, w in weights.items()}
-        if not 1 <= n_frames <= max_frames:
-            raise ValueError(f"need 1 <= n_frames <= max_frames, got {n_frames} and {max_frames}")
-        self.n_frames = n_frames
-        self.frames_per_second = frames_per_second
-        self.max_frames = max_frames
-        self.detector = detector or HaarDetector(work_size=240, scale_factor=1.2)
-        self.detect_every = detect_every
         self.name = name
 
     # --- loading and saving ------------------------------------------------------------
 
     @classmethod
     def load(cls, name_or_path: str | os.PathLike[str] = "default") -> Recognizer:
-        """A shipped recognizer (``"default"``) or a recognizer bundle folder; an audio or face
-        bundle (by name or path) gives a single-modality recognizer."""
-        folder = resolve(name_or_path)
-        config = json.loads((folder / BUNDLE_FILE).read_text())
-        kind = config.get("kind")
-        if kind == "audio":
-            return cls(AudioEmotionModel.load(folder), None, labels=config["labels"], name=config["name"])
-        if kind == "face":
-            return cls(None, FaceExpressionModel.load(folder), labels=config["labels"], name=config["name"])
-        if kind == "video":
-            return cls(video=VideoEmotionModel.load(folder), labels=config["labels"], name=config["name"])
+        """A shipped recognizer (``"default"``, ``"ravdess-av-au"``, ``"audio"``, ``"face"``) or
+        a bundle folder of any kind. A missing or damaged part is a one-line BundleError naming
+        the file."""
+        folder, config = read_config(name_or_path)
+        kind = config["kind"]
+        name = config.get("name", folder.name)
+        if kind in ("audio", "face", "video"):
+            return cls([branch_of_bundle(Bundle(folder, config, load_estimator(folder, config)))], labels=config["labels"], name=name)
+        if kind == "av-au":
+            return cls._av_au(Bundle(folder, config, load_estimator(folder, config)))
         if kind != "recognizer":
-            raise BundleError(folder, f"a {kind!r} bundle is not a recognizer (use avemotion.load for it)")
-        parts = {}
-        for part, model in PART_MODELS.items():
-            ref = config["parts"].get(part)
-            if ref is not None:
-                local = folder / ref
-                parts[part] = model.load(local if (local / BUNDLE_FILE).is_file() else ref)
-        fuser = MultimodalClassifier.load(folder / "fuser") if config["fusion"] in LEARNED_FUSIONS else None
-        return cls(
-            parts.get("audio"), parts.get("face"), video=parts.get("video"), labels=config["labels"], fusion=config["fusion"],
-            weights=config.get("weights"), n_frames=config.get("n_frames", 12), max_frames=config.get("max_frames", 256),
-            name=config["name"], fuser=fuser,
-        )
+            raise BundleError(folder / BUNDLE_FILE, f"unknown bundle kind {kind!r}")
+        parts = config.get("parts")
+        if not isinstance(parts, dict) or not parts:
+            raise BundleError(folder / BUNDLE_FILE, "a recognizer bundle needs 'parts'")
+        frames = {k: config[k] for k in ("n_frames", "max_frames") if k in config}
+        branches = [branch_of_bundle(load_bundle(part_folder(folder, str(ref))), **frames) for ref in parts.values()]
+        fuser = None
+        if config.get("fusion") in LEARNED_FUSIONS:
+            if not (folder / "fuser").is_dir():
+                raise BundleError(folder / "fuser", "missing: the learned fuser's folder is not there")
+            fuser = _load_fuser(folder / "fuser")
+        return cls(branches, labels=config["labels"], fusion=config.get("fusion", "product"),
+                   weights=config.get("weights"), fuser=fuser, name=name)
+
+    @classmethod
+    def _av_au(cls, bundle: Bundle) -> Recognizer:
+        """An ``av-au`` bundle: audio features + OpenFace AU means, each branch the bundle's own
+        head, fused by its classifier from the features."""
+        model = bundle.estimator
+        if not isinstance(model, MultimodalClassifier):
+            raise BundleError(bundle.path / BUNDLE_FILE, "an av-au bundle holds a multimodal estimator")
+        classes = [str(c) for c in model.classes_]
+        modalities = bundle.recipe["modalities"]
+        info = {"name": bundle.config["name"], "path": str(bundle.path), "trained_on": bundle.config.get("trained_on")}
+        audio = AudioBranch(modalities["audio"]["features"], model.heads_["audio"], classes, info=info)
+        au = AUBranch(modalities["au"]["columns"], model.heads_["au"], classes, info=info)
+        return cls([audio, au], labels=bundle.labels, fusion=model.fusion, fuser=model, fuser_reads="features",
+                   name=bundle.config["name"])
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-        """Write a self-contained recognizer bundle (its parts copied into ``audio/``, ``face/``,
-        ``video/``)."""
+        """Write a self-contained recognizer bundle: each branch's bundle copied into a
+        sub-folder named after it, the fuser into ``fuser/``."""
+        if self.fuser_reads == "features":
+            raise AvemotionError("a recognizer fused from features (an av-au bundle) is saved as that bundle")
         with writing_folder(path, overwrite=overwrite) as tmp:
-            parts = {}
-            for part, model in self.parts().items():
-                if model is None:
-                    continue
-                if (model.bundle.path / BUNDLE_FILE).is_file():
-                    shutil.copytree(model.bundle.path, tmp / part)
-                else:  # fitted in memory by fit()
-                    c = model.bundle.config
-                    save_bundle(tmp / part, model.bundle.estimator, name=c["name"], kind=c["kind"],
-                                recipe=c["recipe"], trained_on=c["trained_on"])
-                parts[part] = part
+            parts: dict[str, str] = {}
+            for name, branch in self.branches.items():
+                bundle: Bundle | None = getattr(branch, "bundle", None)
+                if bundle is None:
+                    raise AvemotionError(f"branch {name!r} has no bundle to save")
+                if (bundle.path / BUNDLE_FILE).is_file():
+                    shutil.copytree(bundle.path, tmp / name)
+                else:  # fitted in memory
+                    c = bundle.config
+                    save_bundle(tmp / name, bundle.estimator, name=c["name"], kind=c["kind"], recipe=c["recipe"],
+                                trained_on=c["trained_on"])
+                parts[name] = name
             if self.fuser is not None:
                 self.fuser.save(tmp / "fuser")
-            config = {
-                "format": FORMAT, "name": Path(path).name, "kind": "recognizer", "labels": list(self.labels),
-                "parts": parts, "fusion": self.fusion, "weights": self.weights, "n_frames": self.n_frames,
-                "max_frames": self.max_frames,
-                "versions": versions(),
-                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            }
-            (tmp / BUNDLE_FILE).write_text(json.dumps(config, indent=2) + "\n")
+            config: dict[str, Any] = {"name": Path(path).name, "kind": "recognizer", "labels": list(self.labels),
+                                      "parts": parts, "fusion": self.fusion, "weights": self.weights}
+            face = self.branches.get("face")
+            if isinstance(face, FaceBranch):
+                config.update(n_frames=face.n_frames, max_frames=face.max_frames)
+            write_config(tmp, config)
         return Path(path)
 
-    def fit(self, table: pd.DataFrame, *, recipe: str | dict[str, Any] = "audio_whisper") -> Recognizer:
-        """Retrain the audio model on the clips of a corpus table (``read_corpus(...).table``)
-        with an audio recipe (validation speakers taken from the table's speakers); the face
-        model is kept (it trains on still images: ``scripts/train_face_model.py``). Returns self;
-        :meth:`save` writes the result."""
-        from avemotion.recipes import load_recipe
-        from avemotion.training.pipeline import fit_recipe
-
-        spec = load_recipe(recipe) if isinstance(recipe, str) else recipe
-        estimator, info = fit_recipe(spec, table, progress=False)
-        config = {"name": "audio", "kind": "audio", "labels": list(label_set(spec["labels"])), "recipe": spec,
-                  "trained_on": info}
-        self.audio = AudioEmotionModel(Bundle(Path("<fitted in memory>"), config, estimator))
-        return self
+    def with_branch(self, branch: Branch) -> Recognizer:
+        """A copy with ``branch`` in place of the branch of its name (or added); the fusion is
+        kept when it is a rule, else it falls back to the product rule (a fuser learned on the
+        old branch does not fit the new one)."""
+        out = copy.copy(self)
+        out.branches = {**self.branches, branch.name: branch}
+        if self.fuser is not None:
+            out.fuser, out.fuser_reads, out.fusion = None, None, "product"
+        if out.weights is not None and set(out.weights) != set(out.branches):
+            out.weights = None
+        return out
 
     def adapted(self, paths: Sequence[str | os.PathLike[str]]) -> Recognizer:
-        """A copy whose audio model is adapted, without labels, to the audio of ``paths``
-        (:meth:`AudioEmotionModel.adapted`: unsupervised test-time adaptation over a batch of one
-        corpus or recording set; every file is read once more for it). Other parts are shared."""
-        if self.audio is None:
-            raise AvemotionError("adaptation needs an audio model; this recognizer has none")
-        adapted = copy.copy(self)
-        adapted.audio = self.audio.adapted([os.fspath(p) for p in paths])
-        return adapted
+        """A copy whose audio branch is adapted, without labels, to the audio of ``paths``
+        (:meth:`AudioBranch.adapted`: unsupervised test-time adaptation over a batch of one
+        corpus or recording set; every file is read once more for it). Other branches are shared."""
+        audio = self.branches.get("audio")
+        if not isinstance(audio, AudioBranch):
+            raise AvemotionError("adaptation needs an audio branch; this recognizer has none")
+        out = copy.copy(self)
+        out.branches = {**self.branches, "audio": audio.adapted([os.fspath(p) for p in paths])}
+        return out
 
     def describe(self) -> dict[str, Any]:
-        """The recognizer's parts, labels and fusion (with the learned fuser's inputs)."""
+        """The recognizer's branches, labels and fusion (with the learned fuser's inputs)."""
         fuser = None
         if self.fuser is not None:
-            fuser = {"inputs": fuser_inputs(self.fusion), "modalities": dict(self.fuser.modalities),
+            fuser = {"inputs": self.fuser_reads, "modalities": dict(self.fuser.modalities),
                      "labels": [str(c) for c in self.fuser.classes_]}
-        return {
-            "name": self.name,
-            "labels": list(self.labels),
-            "fusion": self.fusion,
-            "fuser": fuser,
-            "audio": self.audio.describe() if self.audio else None,
-            "face": dict(self.face.bundle.config["trained_on"]) | {"labels": list(self.face.labels)} if self.face else None,
-            "video": dict(self.video.bundle.config["trained_on"]) | {"labels": list(self.video.labels)} if self.video else None,
-        }
+        return {"name": self.name, "labels": list(self.labels), "fusion": self.fusion, "weights": self.weights,
+                "fuser": fuser, "branches": {n: b.describe() for n, b in self.branches.items()}}
 
     # --- one clip ------------------------------------------------------------------------
 
     @property
-    def _wants_embeddings(self) -> bool:
-        return self.fuser is not None and fuser_inputs(self.fusion) == "embedding"
+    def _embed(self) -> bool:
+        return self.fuser_reads == "embedding"
 
-    def _audio_output(self, signal: np.ndarray, source: str, timings: dict[str, float], embed: bool) -> BranchOutput:
-        """The audio model's output for ``signal``; stage seconds added to ``timings``.
-        Raises SilentAudioError or TooLittleSpeechError."""
-        assert self.audio is not None
-        tic = time.perf_counter()
-        check_speech(signal, SAMPLE_RATE, source)
-        features = self.audio.features(signal)[None]
-        mid = time.perf_counter()
-        out = BranchOutput(self.audio.bundle.predict_proba(features)[0], self.audio.labels)
-        if embed:
-            out.embedding = np.asarray(self.audio.bundle.estimator.embed(features), dtype=np.float64)[0]
-        timings.update(audio_features=mid - tic, audio_model=time.perf_counter() - mid)
-        return out
+    def _frame_branches(self) -> list[Branch]:
+        return [b for b in self.branches.values() if b.needs == "frames"]
 
-    def _face_output(self, frames: Frames, source: str, timings: dict[str, float], embed: bool) -> BranchOutput:
-        """The face model's output averaged over the tracked face's crops of ``frames``;
-        stage seconds added to ``timings``. Raises NoFaceError."""
-        assert self.face is not None
-        tic = time.perf_counter()
-        size = (self.face.size, self.face.size)
-        crops = crops_of_frames(
-            frames, source, detector=self.detector, size=size, gray=True, detect_every=self.detect_every
-        ).crops[..., 0]
-        mid = time.perf_counter()
-        out = BranchOutput(self.face.proba_of_crops(crops).mean(axis=0), self.face.labels)
-        if embed:
-            out.embedding = self.face.embed_crops(crops).mean(axis=0).astype(np.float64)
-        timings.update(face_detection=mid - tic, face_model=time.perf_counter() - mid)
-        return out
+    def _frame_times(self, duration: float, *, timeline: bool = False) -> np.ndarray | None:
+        """The union of the times (s) the frame branches want from a ``duration`` s video."""
+        wanted = [t for b in self._frame_branches() if (t := b.frame_times(duration, timeline=timeline)) is not None]
+        return np.unique(np.concatenate(wanted)) if wanted else None
 
-    def _branches(
-        self, source: str, frames: Frames | None, signal: np.ndarray | None, skipped: dict[str, str],
-        timings: dict[str, float], embed: bool, errors: dict[str, MediaError] | None = None,
-    ) -> dict[str, BranchOutput]:
-        """The audio and face models' outputs where their input is there (with embeddings when
-        ``embed``); a silent signal, too little speech or no face found goes into ``skipped``
-        instead (and the error into ``errors``)."""
+    def _unusable(self, has_audio: bool, has_video: bool, is_image: bool) -> dict[str, str]:
+        """Branch -> why the media cannot feed it (before any model runs)."""
+        skipped: dict[str, str] = {}
+        for name, branch in self.branches.items():
+            if branch.needs == "audio" and not has_audio:
+                skipped[name] = "an image has no audio" if is_image else "no audio track"
+            elif branch.needs == "frames" and is_image and isinstance(branch, VideoBranch):
+                skipped[name] = "an image is not a video"
+            elif branch.needs == "frames" and not has_video:
+                skipped[name] = "no video stream"
+        return skipped
+
+    def _decode(self, source: str, side: Mapping[str, Any]) -> tuple[ClipInputs, dict[str, str]]:
+        """The clip's inputs (one decoding pass) and branch -> why it cannot be used."""
+        if Path(source).suffix.lower() in IMAGE_EXTENSIONS:
+            frames = None
+            if self._frame_branches():
+                from avemotion.corpora.images import load_image
+
+                image = load_image(source)
+                rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+                frames = Frames(rgb[None], np.zeros(1))
+            return ClipInputs(source, None, frames, side, is_image=True), self._unusable(False, True, True)
+        wants_audio = any(b.needs == "audio" for b in self.branches.values())
+        media = load_media(source, frame_times=self._frame_times if self._frame_branches() else None,
+                           audio=wants_audio, sr=SAMPLE_RATE)
+        inputs = ClipInputs(source, media.signal, media.frames, side, SAMPLE_RATE, 0.0, media.duration)
+        return inputs, self._unusable(media.has_audio, media.has_video, False)
+
+    def _outputs(
+        self, inputs: ClipInputs, skipped: dict[str, str], timings: dict[str, float], *, per_clip_side: bool = True,
+    ) -> tuple[dict[str, BranchOutput], dict[str, MediaError]]:
+        """Every usable branch's output; a branch that cannot use the clip goes into ``skipped``
+        (its error into the second result)."""
         parts: dict[str, BranchOutput] = {}
-        errors = {} if errors is None else errors
-        if signal is not None and self.audio is not None:
+        errors: dict[str, MediaError] = {}
+        for name, branch in self.branches.items():
+            if name in skipped:
+                continue
+            if branch.needs == "side" and not per_clip_side:
+                skipped[name] = f"{name} features are given per clip, not per window"
+                continue
             try:
-                parts["audio"] = self._audio_output(signal, source, timings, embed)
-            except SilentAudioError as error:
-                skipped["audio"], errors["audio"] = "silent audio", error
-            except TooLittleSpeechError as error:
-                skipped["audio"], errors["audio"] = error.problem, error
-        if frames is not None and self.face is not None:
-            try:
-                parts["face"] = self._face_output(frames, source, timings, embed)
-            except NoFaceError as error:
-                skipped["face"], errors["face"] = "no face found", error
-        return parts
+                parts[name] = branch.outputs(inputs, embed=self._embed, timings=timings)
+            except MediaError as error:
+                skipped[name], errors[name] = error.problem, error
+        return parts, errors
 
-    def _fused_proba(self, parts: dict[str, BranchOutput]) -> np.ndarray:
+    def _fused_proba(self, parts: Mapping[str, BranchOutput]) -> np.ndarray:
         """(n_labels,) fused probabilities over :attr:`labels` of the branches' outputs."""
         if self.fuser is None:
-            names = list(parts)
             mapped = [map_proba(o.proba[None], o.labels, self.labels) for o in parts.values()]
-            weights = None if self.weights is None else [self.weights[m] for m in names]
+            weights = None if self.weights is None else [self.weights[m] for m in parts]
             return RULES[self.fusion](mapped, weights)[0]
         blocks = []
         for name, dim in self.fuser.modalities:
             out = parts.get(name)
-            value = None if out is None else out.embedding if self._wants_embeddings else out.proba
+            value = None if out is None else getattr(out, self.fuser_reads or "proba")
             blocks.append(np.full(dim, np.nan) if value is None else np.asarray(value, dtype=np.float64))
         fused = self.fuser.predict_proba(np.concatenate(blocks)[None])
         return map_proba(fused, self.fuser.classes_, self.labels)[0]
 
-    def _fuse(self, source: str, parts: dict[str, BranchOutput], skipped: dict[str, str],
-              start: float | None = None, end: float | None = None,
-              errors: dict[str, MediaError] | None = None) -> Prediction:
-        """The fused prediction of ``parts``. Without any: the error of the one modality tried
-        (``errors``: e.g. too little speech in an audio file), else every skip reason."""
+    def _fuse(self, source: str, parts: Mapping[str, BranchOutput], skipped: dict[str, str],
+              errors: Mapping[str, MediaError], start: float | None = None, end: float | None = None) -> Prediction:
+        """The fused prediction of ``parts``. Without any: the error of the one branch tried
+        (e.g. too little speech in an audio file), else every skip reason."""
         if not parts:
-            if errors and len(errors) == 1:
+            if len(errors) == 1:
                 raise next(iter(errors.values()))
             reasons = "; ".join(f"{m}: {r}" for m, r in skipped.items())
             raise AvemotionError(f"{source}: nothing to recognise ({reasons})")
@@ -379,141 +355,65 @@ class Recognizer:
         return Prediction.from_fused(source, self.labels, self._fused_proba(parts), own, skipped, start, end)
 
     def branch_outputs(
-        self, path: str | os.PathLike[str], *, embed: bool | None = None, timings: dict[str, float] | None = None
+        self, path: str | os.PathLike[str], *, side: Mapping[str, Any] | None = None, timings: dict[str, float] | None = None,
     ) -> tuple[dict[str, BranchOutput], dict[str, str]]:
-        """Each usable branch's output for the clip at ``path`` (one decoding pass; with
-        embeddings when ``embed``, default: when the fuser reads them) and modality -> why the
-        others were skipped; stage seconds go into ``timings``. Raises the media errors naming
-        the file."""
-        embed = self._wants_embeddings if embed is None else embed
-        parts, skipped, _ = self._outputs(os.fspath(path), embed, {} if timings is None else timings)
+        """Each usable branch's output for the clip at ``path`` (one decoding pass; embeddings
+        when the fuser reads them) and branch -> why the others were skipped. Raises the media
+        errors naming the file."""
+        timings = {} if timings is None else timings
+        inputs, skipped = self._decode(os.fspath(path), side or {})
+        parts, _ = self._outputs(inputs, skipped, timings)
         return parts, skipped
 
-    def _outputs(
-        self, source: str, embed: bool, timings: dict[str, float]
-    ) -> tuple[dict[str, BranchOutput], dict[str, str], dict[str, MediaError]]:
-        """:meth:`branch_outputs`, plus the errors of the branches that were tried and failed."""
-        tic = time.perf_counter()
-        frames, signal, skipped = self._decode(source)
-        timings["decode"] = time.perf_counter() - tic
-        errors: dict[str, MediaError] = {}
-        parts = self._branches(source, frames, signal, skipped, timings, embed, errors)
-        if self.video is not None and "video" not in skipped:
-            tic = time.perf_counter()
-            try:
-                parts["video"] = self._video_output(source, embed)
-            except NoFaceError as error:
-                skipped["video"], errors["video"] = "no face found", error
-            timings["video_model"] = time.perf_counter() - tic
-        return parts, skipped, errors
+    def embeddings(self, path: str | os.PathLike[str]) -> tuple[dict[str, BranchOutput], dict[str, str]]:
+        """:meth:`branch_outputs` with every branch's embedding (for learning a feature-level fuser)."""
+        inputs, skipped = self._decode(os.fspath(path), {})
+        parts: dict[str, BranchOutput] = {}
+        for name, branch in self.branches.items():
+            if name not in skipped:
+                try:
+                    parts[name] = branch.outputs(inputs, embed=True)
+                except MediaError as error:
+                    skipped[name] = error.problem
+        return parts, skipped
 
-    def _video_output(self, source: str, embed: bool) -> BranchOutput:
-        assert self.video is not None
-        proba, embedding = self.video.outputs(source, embed=embed)
-        return BranchOutput(proba, self.video.labels, embedding)
-
-    def parts(self) -> dict[str, Any]:
-        """The recognizer's models by modality (``audio``, ``face``, ``video``), None where absent."""
-        return {"audio": self.audio, "face": self.face, "video": self.video}
-
-    def frame_count(self, duration: float, *, timeline: bool = False) -> int:
-        """Frames the face branch analyses in a video of ``duration`` s:
-        ``max(n_frames, duration * frames_per_second)``, at most :attr:`max_frames` for a
-        whole-clip prediction (not for a ``timeline``, which decodes in chunks)."""
-        n = max(self.n_frames, int(np.ceil(duration * self.frames_per_second)))
-        return n if timeline else min(n, self.max_frames)
-
-    def _skipped(self, info: MediaInfo | None) -> dict[str, str]:
-        """Modality -> why it cannot be used, for media ``info`` (None: an image) and the models there are."""
-        skipped: dict[str, str] = {}
-        if info is None:
-            skipped["audio"] = "an image has no audio"
-            if self.video is not None:
-                skipped["video"] = "an image is not a video"
-        else:
-            if not info.has_video:
-                skipped["face"] = skipped["video"] = "no video stream"
-            if not info.has_audio:
-                skipped["audio"] = "no audio track"
-        if self.audio is None:
-            skipped.setdefault("audio", "no audio model")
-        if self.face is None:
-            skipped.setdefault("face", "no face model")
-        if self.video is None:
-            skipped.pop("video", None)
-        return skipped
-
-    def _image_frames(self, path: str) -> Frames | None:
-        """The image at ``path`` as one RGB frame at time 0 (None without a face model)."""
-        if self.face is None:
-            return None
-        from avemotion.corpora.images import load_image
-
-        image = load_image(path)
-        rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
-        return Frames(rgb[None], np.zeros(1))
-
-    def _decode(self, path: str) -> tuple[Frames | None, np.ndarray | None, dict[str, str]]:
-        """The clip's keyframes (:meth:`frame_count`), 16 kHz audio and modality -> why it is
-        skipped, as far as the models need them and the file has them (one decoding pass)."""
-        if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
-            return self._image_frames(path), None, self._skipped(None)
-        info = probe(path)
-        frames, signal = None, None
-        if info.has_video and self.face is not None:
-            frames, signal = load_clip(path, n_frames=self.frame_count(info.duration), sr=SAMPLE_RATE)
-        elif info.has_audio and self.audio is not None:
-            signal = load_audio(path, SAMPLE_RATE)
-        return frames, signal, self._skipped(info)
-
-    def _timeline_inputs(self, path: str) -> tuple[Iterable[Frames] | None, np.ndarray | None, dict[str, str], float]:
-        """For :meth:`timeline`: the keyframes as a lazy stream of chunks (one decoding pass,
-        started when first read), 16 kHz audio, modality -> why it is skipped, and duration (s)."""
-        if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
-            frames = self._image_frames(path)
-            return None if frames is None else [frames], None, self._skipped(None), 0.0
-        info = probe(path)
-        signal = load_audio(path, SAMPLE_RATE) if info.has_audio and self.audio is not None else None
-        chunks = None
-        if info.has_video and self.face is not None:
-            n = self.frame_count(info.duration, timeline=True)
-            chunks = stream_frames(path, n=n, chunk=TIMELINE_CHUNK)
-        return chunks, signal, self._skipped(info), info.duration
-
-    def analyse(self, path: str | os.PathLike[str]) -> Prediction:
-        """The clip's fused prediction. Raises an :class:`~avemotion.errors.AvemotionError`
-        naming the file when it cannot be read or no modality is usable (the modality's own
-        error when only one could be tried, e.g. too little speech in an audio file)."""
+    def analyse(self, path: str | os.PathLike[str], *, side: Mapping[str, Any] | None = None) -> Prediction:
+        """The clip's fused prediction; ``side``: side inputs by branch (e.g. ``{"au": csv}``).
+        Raises an :class:`~avemotion.errors.AvemotionError` naming the file when it cannot be
+        read or no branch is usable (the branch's own error when only one could be tried)."""
         source = os.fspath(path)
         timings: dict[str, float] = {}
-        parts, skipped, errors = self._outputs(source, self._wants_embeddings, timings)
         tic = time.perf_counter()
-        prediction = self._fuse(source, parts, skipped, errors=errors)
+        inputs, skipped = self._decode(source, side or {})
+        timings["decode"] = time.perf_counter() - tic
+        parts, errors = self._outputs(inputs, skipped, timings)
+        tic = time.perf_counter()
+        prediction = self._fuse(source, parts, skipped, errors)
         timings["fusion"] = time.perf_counter() - tic
         prediction.timings = timings
         return prediction
 
-    def predict_proba(self, path: str | os.PathLike[str]) -> dict[str, float]:
+    def predict_proba(self, path: str | os.PathLike[str], *, side: Mapping[str, Any] | None = None) -> dict[str, float]:
         """Emotion -> fused probability for the clip at ``path``."""
-        return self.analyse(path).probabilities
+        return self.analyse(path, side=side).probabilities
 
-    def predict(self, path: str | os.PathLike[str]) -> str:
+    def predict(self, path: str | os.PathLike[str], *, side: Mapping[str, Any] | None = None) -> str:
         """The most probable emotion of the clip at ``path``."""
-        return self.analyse(path).emotion
+        return self.analyse(path, side=side).emotion
 
     # --- timeline ------------------------------------------------------------------------
 
     def timeline(self, path: str | os.PathLike[str], *, window: float = 2.0, hop: float = 1.0) -> list[Prediction]:
         """Predictions over sliding windows of ``window`` s every ``hop`` s (the last window
-        ends at the end of the media; a clip shorter than ``window`` gives one window).
+        ends at the end of the media; a clip shorter than ``window`` gives one window), every
+        branch on every window (side inputs, given per clip, are left out).
 
         Any length: the audio is held whole (16 kHz float32, about 4 MB a minute) and the video
         is decoded in chunks as the windows advance, holding only the frames of the window in
-        progress (``window * frames_per_second``) plus one chunk. Windows where nothing can be
-        recognised are left out; when none can, the error names the file (a single window's
-        own error, e.g. too little speech)."""
-        if window <= 0 or hop <= 0:
-            raise ValueError("window and hop must be > 0 seconds")
+        progress plus one chunk. Windows where nothing can be recognised are left out; when none
+        can, the error names the file (a single window's own error, e.g. too little speech)."""
+        if not (np.isfinite(window) and np.isfinite(hop) and window > 0 and hop > 0):
+            raise ValueError(f"window and hop must be finite numbers of seconds > 0, got {window} and {hop}")
         source = os.fspath(path)
         chunks, signal, skipped, duration = self._timeline_inputs(source)
         spans = _spans(duration, window, hop)
@@ -522,12 +422,12 @@ class Recognizer:
         for (start, end), inside in zip(spans, _frames_per_window(chunks or [], spans), strict=True):
             why = dict(skipped)
             piece = None if signal is None else signal[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+            inputs = ClipInputs(source, piece, inside, {}, SAMPLE_RATE, start, end - start, is_image=duration == 0)
             if chunks is not None and inside is None:
-                why["face"] = "no face found"
-            errors: dict[str, MediaError] = {}
-            parts = self._branches(source, inside, piece, why, {}, self._wants_embeddings, errors)
+                why.update({b.name: "no frames in this window" for b in self._frame_branches() if b.name not in why})
+            parts, errors = self._outputs(inputs, why, {}, per_clip_side=False)
             try:
-                out.append(self._fuse(source, parts, why, start, end, errors))
+                out.append(self._fuse(source, parts, why, errors, start, end))
             except AvemotionError as error:
                 failure = error
         if not out:
@@ -535,6 +435,41 @@ class Recognizer:
                 raise failure
             raise AvemotionError(f"{source}: no window could be recognised ({', '.join(skipped.values()) or 'silent, no face'})")
         return out
+
+    def _timeline_inputs(self, path: str) -> tuple[Iterable[Frames] | None, np.ndarray | None, dict[str, str], float]:
+        """For :meth:`timeline`: the keyframes as a lazy stream of chunks (started when first
+        read), 16 kHz audio, branch -> why it is skipped, and the duration (s; 0 for an image)."""
+        if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
+            inputs, skipped = self._decode(path, {})
+            return None if inputs.frames is None else [inputs.frames], None, skipped, 0.0
+        info = probe(path)
+        skipped = self._unusable(info.has_audio, info.has_video, False)
+        wants_audio = any(b.needs == "audio" and b.name not in skipped for b in self.branches.values())
+        signal = load_audio(path, SAMPLE_RATE) if wants_audio else None
+        chunks = None
+        times = self._frame_times(info.duration, timeline=True) if info.has_video else None
+        if times is not None:
+            chunks = stream_frames(path, times, chunk=TIMELINE_CHUNK)
+        return chunks, signal, skipped, info.duration
+
+
+def branch_of_bundle(bundle: Bundle, **face: Any) -> Branch:
+    """The branch of an audio, face or video bundle (``face``: FaceBranch frame settings)."""
+    kind = bundle.config.get("kind")
+    if kind == "audio":
+        return AudioBranch.from_bundle(bundle)
+    if kind == "face":
+        return FaceBranch(bundle, **face)
+    if kind == "video":
+        return VideoBranch(bundle)
+    raise BundleError(bundle.path / BUNDLE_FILE, f"a {kind!r} bundle cannot be a recognizer part (audio, face or video)")
+
+
+def _load_fuser(folder: Path) -> MultimodalClassifier:
+    try:
+        return MultimodalClassifier.load(folder)
+    except Exception as error:  # noqa: BLE001 (any failure to read it is the bundle's fault)
+        raise BundleError(folder, f"damaged or incomplete fuser ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
 
 
 def _spans(duration: float, window: float, hop: float) -> list[tuple[float, float]]:
@@ -574,16 +509,10 @@ def _frames_per_window(chunks: Iterable[Frames], spans: Sequence[tuple[float, fl
         yield Frames(held.images[:stop], held.times[:stop]) if stop else None
 
 
-def load(name_or_path: str | os.PathLike[str] = "default") -> Any:
-    """A ready-to-use model by name or path: ``"default"`` (audio + face, fused), any recognizer,
-    audio or face bundle (a :class:`Recognizer`), or ``"ravdess-av-au"`` (an
-    :class:`~avemotion.prediction.av_au.AudioAURecognizer`)."""
-    folder = resolve(name_or_path)
-    if json.loads((folder / BUNDLE_FILE).read_text()).get("kind") == "av-au":
-        from avemotion.prediction.av_au import AudioAURecognizer
-
-        return AudioAURecognizer(load_bundle(folder))
-    return Recognizer.load(folder)
+def load(name_or_path: str | os.PathLike[str] = "default") -> Recognizer:
+    """A ready-to-use recognizer by name or path: ``"default"`` (audio + face, fused),
+    ``"ravdess-av-au"`` (audio + OpenFace AUs), or any bundle folder."""
+    return Recognizer.load(name_or_path)
 
 
-__all__ = ["Prediction", "Recognizer", "load"]
+__all__ = ["LEARNED_FUSIONS", "Prediction", "Recognizer", "fuser_inputs", "load"]

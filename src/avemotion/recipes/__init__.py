@@ -15,8 +15,8 @@ A recipe has five sections::
 (``params: {size: 48}``: square gray face crops) and its ``augmentation.faces`` holds the keyword
 parameters of :func:`avemotion.models.visual.augment_faces`. A video recipe's feature is a
 :data:`avemotion.visual.extract.VIDEO_EXTRACTORS` name (``face_sequence``, ``params: {n: 12, size:
-seed003}``); :func:`recipe_modality` tells the three kinds apart. ``training`` may also name the
-:class:`~avemotion.training.trainer.Trainer` options in :data:`OPTIONAL_TRAINING`. The package's
+seed003}``); :func:`avemotion.features.recipe_modality` tells the three kinds apart. ``training`` may also name the
+:class:`~avemotion.estimators.trainer.Trainer` options in :data:`OPTIONAL_TRAINING`. The package's
 own recipes are ``src/avemotion/recipes/*.yaml`` (:func:`list_recipes`); :func:`load_recipe`
 reads one of them by name, or any YAML file by path, and checks it.
 """
@@ -29,13 +29,13 @@ import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
 from avemotion.errors import PathError
 
-__all__ = ["OPTIONAL_TRAINING", "REQUIRED_TRAINING", "RecipeError", "list_recipes", "load_recipe", "recipe_modality"]
+__all__ = ["OPTIONAL_TRAINING", "REQUIRED_TRAINING", "RecipeError", "list_recipes", "load_recipe"]
 
 REQUIRED_TRAINING = (
     "epochs",
@@ -128,7 +128,6 @@ def _check_features(features: dict[str, Any], source: str) -> None:
 
 def _check_augmentation(augmentation: dict[str, Any], source: str) -> None:
     from avemotion.audio.augment import Augmenter, spec_augment
-
     from avemotion.models.visual import augment_faces
 
     _no_unknown(augmentation, ("waveform", "spec_augment", "faces"), "augmentation", source)
@@ -143,7 +142,8 @@ def _check_augmentation(augmentation: dict[str, Any], source: str) -> None:
 
 
 def _check_model(model: dict[str, Any], source: str) -> None:
-    from avemotion.models import HEADS, MODELS
+    from avemotion.estimators import HEADS
+    from avemotion.models import MODELS
 
     _require(model, ("name",), "model", source)
     model["params"] = dict(model.get("params") or {})
@@ -180,7 +180,7 @@ def validate(recipe: Any, source: str | os.PathLike[str] = "<recipe>") -> dict[s
 
     Raises :class:`RecipeError` naming ``source`` and the first missing or wrong key.
     """
-    from avemotion.corpora.labels import label_set
+    from avemotion.core.labels import label_set
 
     source = str(source)
     if not isinstance(recipe, Mapping):
@@ -210,17 +210,6 @@ def validate(recipe: Any, source: str | os.PathLike[str] = "<recipe>") -> dict[s
     }
     _no_unknown(recipe, checked, "the recipe", source)
     return checked
-
-
-def recipe_modality(recipe: Mapping[str, Any]) -> Literal["audio", "video", "image"]:
-    """The table column a checked recipe's features read: ``video`` for a video extractor,
-    ``image`` for ``face_gray``, else ``audio``."""
-    from avemotion.visual.extract import VIDEO_EXTRACTORS
-
-    extractor = recipe["features"]["extractor"]
-    if isinstance(extractor, str) and extractor in VIDEO_EXTRACTORS:
-        return "video"
-    return "image" if extractor == "face_gray" else "audio"
 
 
 def load_recipe(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from .crossval import CVResult, cross_validate
-from .estimator import NeuralClassifier, encode_labels
-from .trainer import Trainer, TrainResult, embed, predict_proba, seeded
+from avemotion.estimators.neural import NeuralClassifier, encode_labels
+from avemotion.estimators.trainer import (
+    Trainer,
+    TrainResult,
+    embed,
+    predict_proba,
+    seeded,
+)
+from avemotion.training.crossval import CVResult, cross_validate
 
 __all__ = [
     "CVResult",

@@ -14,7 +14,7 @@ predicted. Files written to ``out_dir`` (each atomically):
     ``test_speakers``, ``val_speakers``, ``n_train``, ``n_val``, ``n_test``, ``n_extra``,
     ``uar``, ``war``, ``macro_f1``, ``log_loss``, ``best_epoch``, ``best_val_uar``,
     ``train_seconds``), ``mean`` and ``std`` over folds (population std), and ``overall``
-    (:func:`~avemotion.evaluation.metrics.summarize_metrics` of all test predictions pooled).
+    (:func:`~avemotion.core.metrics.summarize_metrics` of all test predictions pooled).
 ``history_<fold>.json``
     the estimator's per-epoch history (``[]`` for estimators without one).
 ``fold_<fold>.json``
@@ -41,11 +41,17 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..cache import atomic_write_bytes
-from ..corpora.labels import label_set
-from ..corpora.splits import Fold, check_fold, check_folds, get_split, with_validation
-from ..evaluation.metrics import mean_std, summarize_metrics
-from .estimator import encode_labels, proba_in_label_order
+from avemotion.core.atomic import atomic_write_bytes
+from avemotion.core.labels import label_set
+from avemotion.corpora.splits import (
+    Fold,
+    check_fold,
+    check_folds,
+    get_split,
+    with_validation,
+)
+from avemotion.estimators.neural import encode_labels, proba_in_label_order
+from avemotion.core.metrics import mean_std, summarize_metrics
 
 log = logging.getLogger(__name__)
 

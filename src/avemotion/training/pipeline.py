@@ -31,96 +31,26 @@ import torch
 from tqdm import tqdm
 
 from avemotion.audio.augment import Augmenter, spec_augment
-from avemotion.audio.extract import cache_params, compute, extract_all
+from avemotion.audio.extract import cache_params
 from avemotion.audio.features import check_not_silent
 from avemotion.cache import FeatureCache
-from avemotion.corpora.labels import label_set
+from avemotion.core.labels import label_set
 from avemotion.corpora.splits import Fold, speaker_train_test_split
-from avemotion.errors import AvemotionError
+from avemotion.estimators import HEADS
+from avemotion.estimators.neural import NeuralClassifier
+from avemotion.features import (
+    SAMPLE_RATE,
+    feature_specs,
+    media_column,
+    recipe_features,
+    signal_features,
+    stack,
+)
 from avemotion.media.decode import load_audio
-from avemotion.models import HEADS, MODELS
-from avemotion.recipes import recipe_modality
+from avemotion.models import MODELS
 from avemotion.training.crossval import CVResult, cross_validate, fit_parameters
-from avemotion.training.estimator import NeuralClassifier
-from avemotion.visual.extract import VIDEO_EXTRACTORS
 
-SAMPLE_RATE = 16000
 _NOT_TRAINER = ("validation_fraction",)
-
-
-def feature_specs(recipe: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The recipe's extractors as ``(name, params)`` pairs, in concatenation order."""
-    features = recipe["features"]
-    names = features["extractor"] if isinstance(features["extractor"], list) else [features["extractor"]]
-    if len(names) == 1:
-        return [(names[0], dict(features["params"]))]
-    return [(name, dict(features["params"].get(name) or {})) for name in names]
-
-
-def stack(arrays: Sequence[np.ndarray], length: int | None = None) -> np.ndarray:
-    """Stack same-rank arrays, zero-padding (or cutting) the last axis to ``length`` (default:
-    the longest); all other axes must agree. Returns (N, ...) float32."""
-    if not arrays:
-        raise ValueError("nothing to stack")
-    target = length if length is not None else max(a.shape[-1] for a in arrays)
-    out = np.zeros((len(arrays), *arrays[0].shape[:-1], target), dtype=np.float32)
-    for i, a in enumerate(arrays):
-        if a.shape[:-1] != arrays[0].shape[:-1]:
-            raise ValueError(f"feature shapes differ: {a.shape} vs {arrays[0].shape}")
-        n = min(target, a.shape[-1])
-        out[i, ..., :n] = a[..., :n]
-    return out
-
-
-def _combine(parts: list[np.ndarray]) -> np.ndarray:
-    if len(parts) == 1:
-        return np.asarray(parts[0], dtype=np.float32)
-    if any(p.ndim != 1 for p in parts):
-        raise ValueError("only vector features (one axis) can be concatenated")
-    return np.concatenate(parts).astype(np.float32)
-
-
-def signal_features(signal: np.ndarray, recipe: dict[str, Any], sr: int = SAMPLE_RATE) -> np.ndarray:
-    """The recipe's feature of one in-memory mono signal (no cache)."""
-    return _combine([compute(name, signal, sr, **params) for name, params in feature_specs(recipe)])
-
-
-def media_column(recipe: dict[str, Any]) -> str:
-    """The clip-table column holding the files the recipe's features read (``audio`` or ``video``)."""
-    modality = recipe_modality(recipe)
-    if modality not in ("audio", "video"):
-        raise ValueError(f"{modality} recipes are not trained from clip tables by this pipeline")
-    return modality
-
-
-def file_features(path: str, recipe: dict[str, Any], cache: FeatureCache | None = None) -> np.ndarray:
-    """The recipe's feature of one audio or video file, through ``cache`` (default: the user's)."""
-    cache = cache if cache is not None else FeatureCache()
-    specs = feature_specs(recipe)
-    if media_column(recipe) == "video":
-        return _combine([VIDEO_EXTRACTORS[name](path, cache=cache, **params) for name, params in specs])
-    return _combine(extract_all(path, specs, sr=SAMPLE_RATE, cache=cache))
-
-
-def recipe_features(
-    paths: Sequence[str],
-    recipe: dict[str, Any],
-    *,
-    cache: FeatureCache | None = None,
-    progress: bool = False,
-) -> tuple[list[np.ndarray | None], list[tuple[str, str]]]:
-    """Each file's feature (``None`` where it failed) and the failures as ``(path, message)``;
-    ``paths`` are files of the recipe's modality (:func:`media_column`)."""
-    cache = cache if cache is not None else FeatureCache()
-    out: list[np.ndarray | None] = []
-    failures: list[tuple[str, str]] = []
-    for path in tqdm(paths, desc="features", unit="clip", disable=not progress, leave=False):
-        try:
-            out.append(file_features(path, recipe, cache))
-        except AvemotionError as error:
-            out.append(None)
-            failures.append((str(path), str(error)))
-    return out, failures
 
 
 def augmented_copies(

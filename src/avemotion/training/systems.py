@@ -38,12 +38,15 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from avemotion.bundles import Bundle
-from avemotion.corpora.labels import label_set
-from avemotion.errors import AvemotionError
+from avemotion.bundles import Bundle, load_bundle
+from avemotion.core.labels import label_set
 from avemotion.corpora.splits import speaker_train_test_split
+from avemotion.errors import AvemotionError
+from avemotion.features import recipe_modality
 from avemotion.fusion.multimodal import FEATURE_LEVEL, FUSIONS, MultimodalClassifier
-from avemotion.recipes import RecipeError, load_recipe, recipe_modality
+from avemotion.prediction.recognizer import LEARNED_FUSIONS, Recognizer, branch_of_bundle
+from avemotion.recipes import RecipeError, load_recipe
+from avemotion.training.pipeline import fit_recipe
 
 _BRANCHES = ("audio", "video", "face")
 #: The clip-table column each kind of branch reads when it is a shipped bundle.
@@ -139,13 +142,13 @@ def fit_fuser(
     feature-level fusions) on the clips of ``table`` (a clip's video, else its audio file).
     Clips that fail are left out and listed. Returns the fitted fuser and what it learned from."""
     embed = fusion in FEATURE_LEVEL
-    names = [p for p, model in recognizer.parts().items() if model is not None]
+    names = list(recognizer.branches)
     rows: list[dict[str, np.ndarray]] = []
     kept: list[int] = []
     failures: dict[str, str] = {}
     for i, path in enumerate(tqdm(clip_paths(table), desc=f"learning {fusion} fusion", unit="clip", disable=not progress)):
         try:
-            outputs, _ = recognizer.branch_outputs(path, embed=embed)
+            outputs, _ = recognizer.embeddings(path) if embed else recognizer.branch_outputs(path)
         except AvemotionError as error:
             failures[str(path)] = str(error)
             continue
@@ -178,9 +181,6 @@ def fit_system(system: dict[str, Any], table: pd.DataFrame, *, progress: bool = 
     with a reason), learn the fusion when it is a learned one (see the module docstring) and
     assemble the recognizer. Returns it and ``{"trained": {branch: info}, "skipped": {branch or
     "fusion": reason}, "fusion": {...}}``."""
-    from avemotion.prediction.recognizer import LEARNED_FUSIONS, PART_MODELS, Recognizer
-    from avemotion.training.pipeline import fit_recipe
-
     labels = label_set(system["labels"])
     table = table[table["emotion"].isin(labels)].reset_index(drop=True)
     fusion = system["fusion"]
@@ -194,7 +194,7 @@ def fit_system(system: dict[str, Any], table: pd.DataFrame, *, progress: bool = 
     trained: dict[str, Any] = {}
     for branch, spec in system["branches"].items():
         if "bundle" in spec:
-            parts[branch] = PART_MODELS[branch].load(spec["bundle"])
+            parts[branch] = branch_of_bundle(load_bundle(spec["bundle"]))
             continue
         recipe = load_recipe(spec["recipe"])
         column = recipe_modality(recipe)
@@ -205,15 +205,15 @@ def fit_system(system: dict[str, Any], table: pd.DataFrame, *, progress: bool = 
         estimator, info = fit_recipe(recipe, branch_table, progress=progress)
         config = {"name": branch, "kind": branch, "labels": list(label_set(recipe["labels"])), "recipe": recipe,
                   "trained_on": {**info, "recipe_name": spec["recipe"]}}
-        parts[branch] = PART_MODELS[branch](Bundle(Path("<fitted in memory>"), config, estimator))
+        parts[branch] = branch_of_bundle(Bundle(Path("<fitted in memory>"), config, estimator))
         trained[branch] = info
     if not parts:
         raise AvemotionError(f"no branch of the system could be trained: {'; '.join(skipped.values())}")
-    kwargs = {"video": parts.get("video"), "labels": system["labels"]}
+    branches = list(parts.values())
     if fusion not in LEARNED_FUSIONS:
-        return Recognizer(parts.get("audio"), parts.get("face"), fusion=fusion, **kwargs), {
+        return Recognizer(branches, fusion=fusion, labels=system["labels"]), {
             "trained": trained, "skipped": skipped, "fusion": {"fusion": fusion}}
-    recognizer = Recognizer(parts.get("audio"), parts.get("face"), fusion="product", **kwargs)
+    recognizer = Recognizer(branches, fusion="product", labels=system["labels"])
     fusion_info: dict[str, Any] = {"fusion": "product"}
     if held.any() and len(parts) < 2:
         skipped["fusion"] = "only one branch could be trained: nothing to fuse"
@@ -221,10 +221,25 @@ def fit_system(system: dict[str, Any], table: pd.DataFrame, *, progress: bool = 
         try:
             fuser, fusion_info = fit_fuser(recognizer, table[held], fusion, params=system["fusion_params"],
                                            labels=system["labels"], progress=progress)
-            recognizer = Recognizer(parts.get("audio"), parts.get("face"), fusion=fusion, fuser=fuser, **kwargs)
+            recognizer = Recognizer(branches, fusion=fusion, fuser=fuser, labels=system["labels"])
         except AvemotionError as error:
             skipped["fusion"] = f"{error}: fused by the product rule instead"
     return recognizer, {"trained": trained, "skipped": skipped, "fusion": fusion_info}
+
+
+def retrain_audio(
+    recognizer: Recognizer, table: pd.DataFrame, *, recipe: str | dict[str, Any] = "audio_whisper", progress: bool = False
+) -> Recognizer:
+    """A copy of ``recognizer`` whose audio branch is retrained on the clips of a corpus table
+    (``read_corpus(...).table``) with an audio recipe (validation speakers taken from the
+    table's speakers); the other branches are kept (the face model trains on still images:
+    ``scripts/train_face_model.py``). :meth:`~avemotion.prediction.recognizer.Recognizer.save`
+    writes the result."""
+    spec = load_recipe(recipe) if isinstance(recipe, str) else recipe
+    estimator, info = fit_recipe(spec, table, progress=progress)
+    config = {"name": "audio", "kind": "audio", "labels": list(label_set(spec["labels"])), "recipe": spec,
+              "trained_on": info}
+    return recognizer.with_branch(branch_of_bundle(Bundle(Path("<fitted in memory>"), config, estimator)))
 
 
 def clip_paths(table: pd.DataFrame) -> list[str]:

@@ -29,10 +29,21 @@ from typing import Any
 import numpy as np
 
 from avemotion.cache import FeatureCache
-from avemotion.errors import AvemotionError, MediaNotFoundError, NoFaceError, UnsupportedMediaError
-
-from .faces import CROP_SIZES, DETECTORS, LANDMARKER_ENV, _model_path, face_crops, make_detector
-from .keyframes import load_keyframes
+from avemotion.errors import (
+    AvemotionError,
+    MediaNotFoundError,
+    NoFaceError,
+    UnsupportedMediaError,
+)
+from avemotion.visual.faces import (
+    CROP_SIZES,
+    DETECTORS,
+    LANDMARKER_ENV,
+    _model_path,
+    face_crops,
+    make_detector,
+)
+from avemotion.visual.keyframes import load_keyframes
 
 __all__ = ["N_BLENDSHAPES", "VIDEO_EXTRACTORS", "blendshapes", "face_sequence", "video_extractor_params"]
 

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from avemotion.audio.features import fixed_count
+from avemotion.core.sampling import fixed_count
 from avemotion.media.decode import Frames, evenly_spaced_times, iter_frames, load_frames
 
 __all__ = ["fixed_keyframes", "keyframe_times", "load_keyframes", "strided_frames"]

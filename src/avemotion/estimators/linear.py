@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 
-from avemotion.cache import atomic_write_npz
+from avemotion.core.atomic import atomic_write_npz
 
 
 def _as_matrix(X: np.ndarray) -> np.ndarray:

@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import __version__
-from ..cache import atomic_write_bytes
-from ..corpora.labels import label_set
-from ..models import EmotionNet, build_model
-from ..models.base import inference_copy
-from .trainer import Trainer, embed, predict_proba, seeded
+from avemotion.core.atomic import atomic_write_bytes
+from avemotion.core.labels import label_set
+from avemotion.core.version import __version__
+from avemotion.estimators.trainer import Trainer, embed, predict_proba, seeded
+from avemotion.models import EmotionNet, build_model
+from avemotion.models.base import inference_copy
 
 CONFIG_FORMAT = "avemotion.NeuralClassifier/1"
 

@@ -4,7 +4,7 @@
 only the trees' arrays (split feature, threshold, children, leaf class distributions); it
 predicts with its own vectorised traversal, so a saved and reloaded forest gives exactly the
 probabilities of the fitted one. :class:`LogisticForestHead` averages it with a
-:class:`~avemotion.models.linear.LogisticHead`: on the 35 OpenFace AU means of RAVDESS the two
+:class:`~avemotion.estimators.linear.LogisticHead`: on the 35 OpenFace AU means of RAVDESS the two
 err differently and their mean beats either (README, AU benchmark).
 """
 
@@ -18,8 +18,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import ExtraTreesClassifier
 
-from avemotion.cache import atomic_write_npz
-from avemotion.models.linear import LogisticHead, _as_matrix
+from avemotion.core.atomic import atomic_write_npz
+from avemotion.estimators.linear import LogisticHead, _as_matrix
 
 
 class ExtraTreesHead(ClassifierMixin, BaseEstimator):

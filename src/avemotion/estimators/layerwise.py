@@ -33,9 +33,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GroupKFold
 
-from avemotion.cache import atomic_write_npz
-
-from .partial import PartialLabelLogistic, balanced_weights, fit_temperature, row_space_basis
+from avemotion.core.atomic import atomic_write_npz
+from avemotion.estimators.partial import (
+    PartialLabelLogistic,
+    balanced_weights,
+    fit_temperature,
+    row_space_basis,
+)
 
 __all__ = ["LayerwiseHead", "corpus_of"]
 

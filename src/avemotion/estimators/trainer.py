@@ -29,9 +29,9 @@ from torch import nn
 from torch.utils.data import WeightedRandomSampler
 from tqdm.auto import tqdm
 
-from ..cache import atomic_write_bytes
-from ..evaluation.metrics import uar, war
-from ..models.base import EmotionNet
+from avemotion.core.atomic import atomic_write_bytes
+from avemotion.core.metrics import uar, war
+from avemotion.models.base import EmotionNet
 
 #: ``f(batch, generator) -> batch``, applied to training batches only (e.g. SpecAugment).
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]

@@ -1,0 +1,112 @@
+"""A recipe's features of a signal or a file: the inference feature code that prediction,
+training and the benchmarks share (no training here).
+
+A recipe's ``features`` block names one extractor or several (``extractor: [a, b]``; their
+vectors are concatenated) with their parameters; :func:`recipe_modality` says which table
+column its clips are read from (``audio``, ``video`` or ``image``).
+
+* :func:`signal_features`: one in-memory 16 kHz signal, no cache;
+* :func:`file_features`: one audio or video file, through the feature cache;
+* :func:`recipe_features`: many files, going on past those that fail;
+* :func:`stack`: same-rank arrays into one (N, ...) array, zero-padded on the last axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+from tqdm import tqdm
+
+from avemotion.audio.extract import compute, extract_all
+from avemotion.cache import FeatureCache
+from avemotion.errors import AvemotionError
+from avemotion.visual.extract import VIDEO_EXTRACTORS
+
+#: Sample rate (Hz) every audio feature is computed at.
+SAMPLE_RATE = 16000
+
+
+def feature_specs(recipe: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The recipe's extractors as ``(name, params)`` pairs, in concatenation order."""
+    features = recipe["features"]
+    names = features["extractor"] if isinstance(features["extractor"], list) else [features["extractor"]]
+    if len(names) == 1:
+        return [(names[0], dict(features["params"]))]
+    return [(name, dict(features["params"].get(name) or {})) for name in names]
+
+
+def stack(arrays: Sequence[np.ndarray], length: int | None = None) -> np.ndarray:
+    """Stack same-rank arrays, zero-padding (or cutting) the last axis to ``length`` (default:
+    the longest); all other axes must agree. Returns (N, ...) float32."""
+    if not arrays:
+        raise ValueError("nothing to stack")
+    target = length if length is not None else max(a.shape[-1] for a in arrays)
+    out = np.zeros((len(arrays), *arrays[0].shape[:-1], target), dtype=np.float32)
+    for i, a in enumerate(arrays):
+        if a.shape[:-1] != arrays[0].shape[:-1]:
+            raise ValueError(f"feature shapes differ: {a.shape} vs {arrays[0].shape}")
+        n = min(target, a.shape[-1])
+        out[i, ..., :n] = a[..., :n]
+    return out
+
+
+def _combine(parts: list[np.ndarray]) -> np.ndarray:
+    if len(parts) == 1:
+        return np.asarray(parts[0], dtype=np.float32)
+    if any(p.ndim != 1 for p in parts):
+        raise ValueError("only vector features (one axis) can be concatenated")
+    return np.concatenate(parts).astype(np.float32)
+
+
+def signal_features(signal: np.ndarray, recipe: dict[str, Any], sr: int = SAMPLE_RATE) -> np.ndarray:
+    """The recipe's feature of one in-memory mono signal (no cache)."""
+    return _combine([compute(name, signal, sr, **params) for name, params in feature_specs(recipe)])
+
+
+def media_column(recipe: dict[str, Any]) -> str:
+    """The clip-table column holding the files the recipe's features read (``audio`` or ``video``)."""
+    modality = recipe_modality(recipe)
+    if modality not in ("audio", "video"):
+        raise ValueError(f"{modality} recipes are not trained from clip tables by this pipeline")
+    return modality
+
+
+def file_features(path: str, recipe: dict[str, Any], cache: FeatureCache | None = None) -> np.ndarray:
+    """The recipe's feature of one audio or video file, through ``cache`` (default: the user's)."""
+    cache = cache if cache is not None else FeatureCache()
+    specs = feature_specs(recipe)
+    if media_column(recipe) == "video":
+        return _combine([VIDEO_EXTRACTORS[name](path, cache=cache, **params) for name, params in specs])
+    return _combine(extract_all(path, specs, sr=SAMPLE_RATE, cache=cache))
+
+
+def recipe_features(
+    paths: Sequence[str],
+    recipe: dict[str, Any],
+    *,
+    cache: FeatureCache | None = None,
+    progress: bool = False,
+) -> tuple[list[np.ndarray | None], list[tuple[str, str]]]:
+    """Each file's feature (``None`` where it failed) and the failures as ``(path, message)``;
+    ``paths`` are files of the recipe's modality (:func:`media_column`)."""
+    cache = cache if cache is not None else FeatureCache()
+    out: list[np.ndarray | None] = []
+    failures: list[tuple[str, str]] = []
+    for path in tqdm(paths, desc="features", unit="clip", disable=not progress, leave=False):
+        try:
+            out.append(file_features(path, recipe, cache))
+        except AvemotionError as error:
+            out.append(None)
+            failures.append((str(path), str(error)))
+    return out, failures
+
+
+def recipe_modality(recipe: Mapping[str, Any]) -> Literal["audio", "video", "image"]:
+    """The table column a checked recipe's features read: ``video`` for a video extractor,
+    ``image`` for ``face_gray``, else ``audio``."""
+    extractor = recipe["features"]["extractor"]
+    if isinstance(extractor, str) and extractor in VIDEO_EXTRACTORS:
+        return "video"
+    return "image" if extractor == "face_gray" else "audio"
