@@ -40,9 +40,9 @@ import avemotion
 from avemotion.cache import FeatureCache
 from avemotion.core.atomic import atomic_write_bytes
 from avemotion.core.labels import label_set, shared_labels
+from avemotion.core.metrics import expected_calibration_error, summarize_metrics
 from avemotion.corpora import read_corpora
 from avemotion.corpora.splits import get_split
-from avemotion.core.metrics import expected_calibration_error, summarize_metrics
 from avemotion.features import stack
 from avemotion.recipes import load_recipe
 from avemotion.training.pipeline import augmented_copies, make_estimator, recipe_data

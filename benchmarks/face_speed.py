@@ -98,7 +98,7 @@ def main() -> int:
     document = {
         "benchmark": "face detection + face model speed per detector, sample videos",
         "command": "python benchmarks/face_speed.py",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "machine": platform.machine(),
         "face_model_precision": model.precision,
         "avemotion": avemotion.__version__, "videos": [v.name for v in videos], "frames_per_clip": args.frames,

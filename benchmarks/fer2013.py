@@ -32,9 +32,9 @@ import torch
 import avemotion
 from avemotion.core.atomic import atomic_write_bytes
 from avemotion.core.labels import label_set
+from avemotion.core.metrics import summarize_metrics
 from avemotion.corpora.image_arrays import image_arrays
 from avemotion.estimators.neural import encode_labels
-from avemotion.core.metrics import summarize_metrics
 from avemotion.models.base import cpu_has_bf16
 from avemotion.prediction.face import FaceExpressionModel
 
@@ -109,7 +109,7 @@ def main() -> int:
         "benchmark": "FER2013 test (7 classes) and CK+48 (6 classes shared with FER2013, not trained on)",
         "command": "OMP_NUM_THREADS=1 python benchmarks/fer2013.py"
         + (f" --bundle {args.bundle}" if args.bundle != "face" else ""),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
         "avemotion": avemotion.__version__,
@@ -124,7 +124,7 @@ def main() -> int:
             k: trained_on.get(k)
             for k in ("n_train", "n_validation", "best_epoch", "best_val_uar", "val_accuracy_flip_tta",
                       "val_uar_flip_tta", "train_seconds", "threads", "cpu_count")
-        },  # fmt: skip
+        },
         "test_time": "each crop averaged with its horizontal mirror (flip TTA) unless noted",
         "results": results,
         "frames_per_second": {

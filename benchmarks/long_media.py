@@ -150,7 +150,7 @@ def main() -> int:
         "benchmark": "avemotion predict on long recordings, default model (Whisper audio + FER face model)",
         "command": "python benchmarks/long_media.py" + ("" if args.minutes == 10 else f" --minutes {args.minutes:g}")
         + ("" if args.timeline_on == "video" else f" --timeline-on {args.timeline_on}"),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "machine": platform.machine(),

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     result = {
         "benchmark": "media_decode",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
         "python": platform.python_version(),

@@ -1,7 +1,15 @@
 """Speed of ``avemotion predict`` with the default model: time per stage, real-time factor,
-frames analysed per second of video, batch throughput and peak memory.
+frames analysed per second of video, batch throughput and peak memory, on this CPU as it is
+(``native``) and with its instruction sets capped to AVX2 (``avx2``), as on a CPU without AVX-512.
 
-    python benchmarks/predict_speed.py [--repeats 5] [--threads N]
+    python benchmarks/predict_speed.py [--repeats 5] [--threads N] [--isa both|native|avx2]
+
+The AVX2 case runs in a child process with the runtimes' caps set before they load:
+``ONEDNN_MAX_CPU_ISA=AVX2`` (oneDNN: convolutions, linear layers), ``ATEN_CPU_CAPABILITY=avx2``
+(PyTorch's own kernels), ``MKL_ENABLE_INSTRUCTIONS=AVX2`` (MKL) and ``OPENBLAS_CORETYPE=Haswell``
+(NumPy's OpenBLAS). Each case records the CPU model, its instruction-set extensions, the ISA
+PyTorch reports (``torch.backends.cpu.get_cpu_capability()``) and the ISA oneDNN says it
+dispatches to (from ``ONEDNN_VERBOSE``), which shows that the cap is honoured.
 
 Inputs: a 4 s 1280x720 H.264 + AAC clip with speech made from the project's sample
 (examples/sample.mp4, frames scaled to 960x720 on a 1280x720 canvas), the sample itself, and the real sample
@@ -19,6 +27,7 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +41,7 @@ import avemotion
 from avemotion.core.atomic import atomic_write_bytes
 from avemotion.media.decode import load_audio, load_frames, probe
 from avemotion.media.encode import write_video
+from avemotion.prediction.face import FaceBranch
 from avemotion.prediction.recognizer import Recognizer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,12 +60,66 @@ def make_720p(path: Path, seconds: float = 4.0) -> Path:
     return path
 
 
+#: The environment that caps every runtime avemotion uses to AVX2.
+AVX2_CAP = {
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "OPENBLAS_CORETYPE": "Haswell",
+}
+_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile", "avx_vnni")
+
+
+def cpu_description() -> dict[str, object]:
+    """The CPU model and the instruction-set extensions of interest it has (from /proc/cpuinfo)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    except OSError:
+        pass
+    return {"model": model, "extensions": [f for f in _FLAGS if f in flags]}
+
+
+def onednn_isa() -> str:
+    """The ISA oneDNN reports it dispatches to, from a tiny convolution in a child process with
+    ``ONEDNN_VERBOSE=1`` (inheriting this process's caps)."""
+    code = "import torch; torch.nn.functional.conv2d(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 3, 3))"
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "ONEDNN_VERBOSE": "1"},
+                         capture_output=True, text=True, timeout=120).stdout
+    return next((line.split("isa:", 1)[1].strip() for line in out.splitlines() if "isa:" in line), "unknown")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--isa", choices=("both", "native", "avx2"), default="both")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "predict_speed.json")
     args = parser.parse_args()
+    if args.isa == "both":
+        cases = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for isa, env in (("native", {}), ("avx2", AVX2_CAP)):
+                part = Path(tmp) / f"{isa}.json"
+                command = [sys.executable, __file__, "--isa", isa, "--repeats", str(args.repeats), "--out", str(part)]
+                command += ["--threads", str(args.threads)] if args.threads else []
+                subprocess.run(command, env={**os.environ, **env}, check=True)
+                cases[isa] = json.loads(part.read_text())
+        document = {
+            "benchmark": "avemotion predict speed, default model (Whisper audio + FER face model, product fusion)",
+            "command": "python benchmarks/predict_speed.py",
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "cpu": cpu_description(),
+            "cases": cases,
+        }
+        atomic_write_bytes(args.out, (json.dumps(document, indent=2) + "\n").encode())
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,6 +129,8 @@ def main() -> int:
         tic = time.perf_counter()
         model = Recognizer.load("default")
         load_seconds = time.perf_counter() - tic
+        face = model.branches["face"]
+        assert isinstance(face, FaceBranch)
         rows = []
         for clip in clips:
             duration = probe(clip).duration
@@ -77,7 +143,7 @@ def main() -> int:
             total = statistics.median(r[0] for r in runs)
             stages = {k: statistics.median(r[1].timings.get(k, 0.0) for r in runs) for k in runs[0][1].timings}
             info = probe(clip)
-            n_frames = model.frame_count(duration) if info.has_video else 0
+            n_frames = face.frame_count(duration) if info.has_video else 0
             rows.append({
                 "clip": clip.name if clip.parent != Path(tmp) else "generated 1280x720 H.264+AAC with speech",
                 "size": f"{info.video.width}x{info.video.height}" if info.video else None,
@@ -96,15 +162,19 @@ def main() -> int:
             model.analyse(clip)
         batch = time.perf_counter() - tic
     document = {
-        "benchmark": "avemotion predict speed, default model (Whisper audio + FER face model, product fusion)",
-        "command": "python benchmarks/predict_speed.py",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "isa": args.isa,
+        "caps": {k: os.environ[k] for k in AVX2_CAP if k in os.environ},
+        "cpu": cpu_description(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "onednn_isa": onednn_isa(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "machine": platform.machine(),
         "avemotion": avemotion.__version__,
         "model_load_seconds": round(load_seconds, 3),
-        "face_model_precision": model.face.precision if model.face is not None else None,
+        "face_model_precision": face.precision,
+        "parallel_branches": model.parallel,
         "repeats": args.repeats,
         "clips": rows,
         "batch": {"clips": len(clips), "seconds": round(batch, 3), "clips_per_minute": round(60 * len(clips) / batch, 1)},

@@ -59,7 +59,7 @@ def main() -> int:
     m = result.metrics
     document = {
         "benchmark": "RAVDESS-SI5 au (OpenFace AU means), 8 classes",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
         "avemotion": avemotion.__version__,

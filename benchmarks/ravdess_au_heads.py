@@ -94,7 +94,7 @@ def main() -> int:
     document = {
         "benchmark": "RAVDESS-SI5 au: classifier candidates on the 35 OpenFace AU means, 8 classes",
         "command": "python benchmarks/ravdess_au_heads.py",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "avemotion": avemotion.__version__,
         "per_candidate": {k: {"folds": v, "mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in per_candidate.items()},
         "nested": {"folds": nested, "mean": float(np.mean([n["uar"] for n in nested])), "std": float(np.std([n["uar"] for n in nested]))},

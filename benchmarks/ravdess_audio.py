@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             "n_clips": info["n_clips"],
             "feature_cache": {"hits": cache.hits, "misses": cache.misses},
             "command": f"python benchmarks/ravdess_audio.py --recipes {name}",
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "threads": args.threads,
             "failures": info["failures"],
         }
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             "benchmark": "RAVDESS-SI5 audio, 8 classes",
             "split": args.split,
             "data": str(args.data),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "cpu_count": os.cpu_count(),
             "machine": platform.machine(),
             "avemotion": avemotion.__version__,

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     document.update(
         benchmark="RAVDESS-SI5 av: Whisper audio features + OpenFace AU means",
         command="python benchmarks/ravdess_av.py",
-        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         cpu_count=os.cpu_count(),
         threads=args.threads,
         machine=platform.machine(),
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                     mods, Xm, fusion = modalities, X, method
                 tic = time.perf_counter()
                 result = cross_validate(
-                    lambda: MultimodalClassifier(mods, labels=labels, fusion=fusion, Cs=CS, branch_cache=cache, trees=TREES),
+                    lambda mods=mods, labels=labels, fusion=fusion, cache=cache: MultimodalClassifier(mods, labels=labels, fusion=fusion, Cs=CS, branch_cache=cache, trees=TREES),
                     Xm, table, split="ravdess-si5", labels=labels, out_dir=args.outputs / labels / method,
                     progress=False,
                 )

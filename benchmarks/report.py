@@ -178,7 +178,7 @@ def cross_corpus() -> str:
     ]
     recipe = variants.get("recipe", {})
     for target, rows in recipe.get("loco", {}).items():
-        for training, r in rows.items():
+        for r in rows.values():
             trained = " + ".join(CORPUS_NAMES[c] for c in r["trained_on"])
             layers = " / ".join(",".join(str(i) for i in block) for block in r["layer_set"])
             lines.append(

@@ -66,7 +66,7 @@ def main() -> int:
     document = {
         "benchmark": "training seconds per batch, float32 against bfloat16 autocast",
         "command": " ".join(["python", "benchmarks/train_precision.py", *sys.argv[1:]]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "recipe": args.recipe,
         "model": recipe["model"],
         "batch_size": recipe["training"]["batch_size"],

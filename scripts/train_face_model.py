@@ -28,6 +28,7 @@ import torch
 
 from avemotion.bundles import save_bundle
 from avemotion.cache import default_cache_dir
+from avemotion.core.metrics import uar
 from avemotion.corpora.image_arrays import (
     ImageArrays,
     image_arrays,
@@ -35,7 +36,6 @@ from avemotion.corpora.image_arrays import (
     save_arrays,
 )
 from avemotion.estimators.neural import encode_labels
-from avemotion.core.metrics import uar
 from avemotion.models.visual import augment_faces
 from avemotion.recipes import load_recipe
 from avemotion.training.pipeline import make_estimator

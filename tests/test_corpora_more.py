@@ -324,7 +324,7 @@ def test_read_corpora_mixed(tess_root: Path, turev_root: Path, manifest_dir: Pat
     assert table.groupby("corpus").size().to_dict() == {"manifest": 1, "tess": len(TESS_FILES) + 1, "turev": 7}
     assert {"tess:OA_bite_neutral", "tess:YAF_bath_angry", "turev:1157_kz_acik", "manifest:clips/a.wav"} <= set(table["clip_id"])
     assert table["speaker"].nunique() == 2 + 6 + 1
-    assert list(table.columns) == list(COLUMNS) and (table.dtypes == object).all()
+    assert list(table.columns) == list(COLUMNS) and all(d.kind == "O" for d in table.dtypes)
     assert table["partition"].map(lambda v: v is None).all()
     json.dumps(summarize(corpus))
     # one corpus: exactly what read_corpus gives

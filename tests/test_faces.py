@@ -82,7 +82,7 @@ def test_haar_finds_a_face_on_real_keyframes(shared_data: Path, haar: HaarDetect
     for image in frames.images:
         face = pick_face(haar.detect(image))
         assert face is not None
-        x, y, w, h = face.box
+        x, y, w, _ = face.box
         height, width = image.shape[:2]
         assert 0.15 * min(height, width) <= w <= min(height, width) and 0 <= x < width and 0 <= y < height
 

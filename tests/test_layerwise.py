@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from avemotion.core.metrics import expected_calibration_error
 from avemotion.estimators.layerwise import LayerwiseHead, corpus_of
 from avemotion.estimators.partial import (
     PartialLabelLogistic,
@@ -14,7 +15,6 @@ from avemotion.estimators.partial import (
     fit_temperature,
     row_space_basis,
 )
-from avemotion.core.metrics import expected_calibration_error
 
 LABELS = np.array(["angry", "happy", "sad", "surprised"])
 

@@ -5,6 +5,7 @@ batch goes on. The clips are made from the project's sample (examples/sample.mp4
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -19,10 +20,10 @@ import avemotion
 from avemotion.cli.main import main
 from avemotion.errors import TooLittleSpeechError
 from avemotion.media.decode import Frames, load_audio, load_frames, probe, stream_frames
-from avemotion.prediction.branch import ClipInputs
-from avemotion.prediction.face import FaceBranch
 from avemotion.media.encode import write_audio, write_video
 from avemotion.prediction import recognizer as recognizer_module
+from avemotion.prediction.branch import ClipInputs
+from avemotion.prediction.face import FaceBranch
 from avemotion.prediction.recognizer import (
     TIMELINE_CHUNK,
     Recognizer,
@@ -81,7 +82,7 @@ def test_frames_per_window_selects_like_a_mask_over_all_frames() -> None:
     times = np.round(np.arange(0.0625, 10, 0.125), 4)
     images = np.arange(len(times), dtype=np.uint8).reshape(-1, 1, 1, 1) * np.ones((1, 2, 2, 3), np.uint8)
     chunks = [Frames(images[i : i + 7], times[i : i + 7]) for i in range(0, len(times), 7)]
-    spans = recognizer_module._spans(10.0, 2.0, 0.75) + [(9.99, 10.0)]
+    spans = [*recognizer_module._spans(10.0, 2.0, 0.75), (9.99, 10.0)]
     for (start, end), got in zip(spans, _frames_per_window(chunks, spans), strict=True):
         keep = (times >= start) & (times < end + 1e-6)
         if not keep.any():
@@ -145,7 +146,7 @@ def test_timeline_of_a_long_video_covers_it_decoding_in_chunks(
     duration = probe(clips["long_video"]).duration
     assert [w.start for w in windows] == pytest.approx(np.arange(0, 40, 4.0))
     assert windows[-1].end == pytest.approx(duration) and duration == pytest.approx(LONG, abs=0.1)
-    assert all(b.start <= a.end for a, b in zip(windows, windows[1:]))  # no gap
+    assert all(b.start <= a.end for a, b in itertools.pairwise(windows))  # no gap
     assert all(w.used == ["audio", "face"] for w in windows)
     assert sum(chunk_sizes) == recognizer.branches["face"].frame_count(duration, timeline=True) == 320  # type: ignore[attr-defined]
     assert max(chunk_sizes) == TIMELINE_CHUNK

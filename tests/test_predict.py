@@ -163,7 +163,6 @@ def test_cli_train_writes_a_bundle_that_predicts(shared_data: Path, tmp_path: Pa
 
 def test_retrain_audio_on_a_corpus_table_then_save(shared_data: Path, tmp_path: Path) -> None:
     from avemotion.corpora import read_corpus
-
     from avemotion.training.systems import retrain_audio
 
     table = read_corpus(shared_data / "crema_d_samples").table

@@ -10,9 +10,6 @@ import pytest
 import torch
 from torch import nn
 
-from avemotion.corpora.table import make_table
-from avemotion.estimators.neural import NeuralClassifier
-from avemotion.estimators.trainer import Trainer, embed, predict_proba
 from avemotion.core.metrics import (
     confusion,
     macro_f1,
@@ -22,6 +19,9 @@ from avemotion.core.metrics import (
     uar,
     war,
 )
+from avemotion.corpora.table import make_table
+from avemotion.estimators.neural import NeuralClassifier
+from avemotion.estimators.trainer import Trainer, embed, predict_proba
 from avemotion.models.base import MODELS, EmotionNet, register
 from avemotion.training import cross_validate
 
@@ -124,7 +124,7 @@ def test_metrics_match_scikit_learn(seed: int) -> None:
 
 
 def test_trainer_learns_separable_blobs() -> None:
-    model, result, (_, _, Xv, yv) = fit_tiny(patience=None)
+    model, result, (_, _, Xv, _yv) = fit_tiny(patience=None)
     assert result.best_val_uar >= 0.95
     assert len(result.history) == 20 and not result.stopped_early
     keys = {"epoch", "train_loss", "val_loss", "val_uar", "val_war", "lr", "seconds"}

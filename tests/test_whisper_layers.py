@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import struct
@@ -62,7 +63,7 @@ def test_windows_cover_every_frame_once() -> None:
         windows = whisper._windows(n_frames)
         kept = [(a, b) for _, _, a, b in windows]
         assert kept[0][0] == 0 and kept[-1][1] == n_frames
-        assert all(b0 == a1 for (_, b0), (a1, _) in zip(kept, kept[1:]))
+        assert all(b0 == a1 for (_, b0), (a1, _) in itertools.pairwise(kept))
         for start, stop, keep_from, keep_to in windows:
             assert stop - start <= whisper.WINDOW_FRAMES and start <= keep_from < keep_to <= stop
 

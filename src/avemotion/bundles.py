@@ -116,7 +116,7 @@ def read_config(name_or_path: str | os.PathLike[str]) -> tuple[Path, dict[str, A
     try:
         config = json.loads(file.read_text())
     except (OSError, UnicodeError) as error:
-        raise BundleError(file, f"cannot be read ({error.strerror or error})") from None
+        raise BundleError(file, f"cannot be read ({getattr(error, 'strerror', None) or error})") from None
     except ValueError as error:
         raise BundleError(file, f"is not valid JSON ({error})") from None
     if not isinstance(config, dict):
@@ -157,7 +157,7 @@ def write_config(folder: Path, config: dict[str, Any]) -> None:
         "format": FORMAT,
         **config,
         "versions": versions(),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     (folder / BUNDLE_FILE).write_text(json.dumps(full, indent=2) + "\n")
 
@@ -230,7 +230,7 @@ def load_estimator(folder: Path, config: dict[str, Any]) -> Any:
         return ESTIMATORS[kind].load(where)
     except BundleError:
         raise
-    except Exception as error:  # noqa: BLE001 (any failure to read weights is the bundle's fault)
+    except Exception as error:
         name = getattr(error, "filename", None)
         target = Path(name) if name else where
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__

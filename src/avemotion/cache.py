@@ -20,18 +20,19 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import platformdirs
 
 from avemotion.core.atomic import atomic_write_bytes, atomic_write_npz
+from avemotion.core.env import CACHE_DIR_VAR
 from avemotion.errors import CacheError
 
-ENV_VAR = "AVEMOTION_CACHE_DIR"
+ENV_VAR = CACHE_DIR_VAR
 _VALUE = "__value__"
 
-Feature = Union[np.ndarray, dict[str, np.ndarray]]
+Feature = np.ndarray | dict[str, np.ndarray]
 
 
 def default_cache_dir() -> Path:

@@ -24,10 +24,10 @@ __all__ = [
     "band_limit",
     "change_speed",
     "mu_law",
-    "reverberate",
     "noise_and_pitch",
     "pitch_shift",
     "random_gain",
+    "reverberate",
     "spec_augment",
     "time_stretch",
 ]

@@ -170,9 +170,11 @@ def extract_all(
 
     values = []
     for (name, params), full in zip(specs, fulls):
-        value = cache.get_or_compute(
-            path, _extractor(name).key, full, lambda name=name, params=params: compute(name, signal(), sr, **params)
-        )
+
+        def compute_one(name: str = name, params: Mapping[str, Any] = params) -> np.ndarray:
+            return compute(name, signal(), sr, **params)
+
+        value = cache.get_or_compute(path, _extractor(name).key, full, compute_one)
         if not isinstance(value, np.ndarray):
             raise TypeError(f"extractor {name!r} cached a {type(value).__name__}, not an array")
         values.append(value)

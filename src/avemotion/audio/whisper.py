@@ -150,7 +150,7 @@ def _joined_base_model() -> Path:
         with open(tmp, "wb") as out:
             for piece in pieces:
                 with open(piece, "rb") as f:
-                    for block in iter(lambda f=f: f.read(1 << 22), b""):
+                    for block in iter(functools.partial(f.read, 1 << 22), b""):
                         digest.update(block)
                         out.write(block)
         if digest.hexdigest() != MODEL_SHA256["base"]:
@@ -169,6 +169,20 @@ def _joined_base_model() -> Path:
 
 class _Layer(torch.nn.Module):
     """One pre-norm Transformer encoder layer (self-attention, then a GELU feed-forward)."""
+
+    # Buffers registered in __init__ (declared here for the type checker).
+    self_attention_layer_norm_g: torch.Tensor
+    self_attention_layer_norm_b: torch.Tensor
+    ffn_layer_norm_g: torch.Tensor
+    ffn_layer_norm_b: torch.Tensor
+    self_attention_linear_0_w: torch.Tensor
+    self_attention_linear_0_b: torch.Tensor
+    self_attention_linear_1_w: torch.Tensor
+    self_attention_linear_1_b: torch.Tensor
+    ffn_linear_0_w: torch.Tensor
+    ffn_linear_0_b: torch.Tensor
+    ffn_linear_1_w: torch.Tensor
+    ffn_linear_1_b: torch.Tensor
 
     def __init__(self, weights: dict[str, torch.Tensor], prefix: str, n_heads: int) -> None:
         super().__init__()
@@ -202,6 +216,15 @@ class WhisperEncoder(torch.nn.Module):
     the first layer (convolutions + positions) first and the last layer after the final layer
     norm (CTranslate2's encoder output) last.
     """
+
+    # Buffers registered in __init__ (declared here for the type checker).
+    conv1_weight: torch.Tensor
+    conv1_bias: torch.Tensor
+    conv2_weight: torch.Tensor
+    conv2_bias: torch.Tensor
+    position_encodings_encodings: torch.Tensor
+    layer_norm_gamma: torch.Tensor
+    layer_norm_beta: torch.Tensor
 
     def __init__(self, variables: dict[str, np.ndarray], sha256: str = "") -> None:
         super().__init__()
@@ -260,7 +283,7 @@ def _windows(n_frames: int) -> list[tuple[int, int, int, int]]:
     if n_frames <= WINDOW_FRAMES:
         return [(0, n_frames, 0, n_frames)]
     hop = WINDOW_FRAMES - OVERLAP_FRAMES
-    starts = list(range(0, n_frames - WINDOW_FRAMES, hop)) + [n_frames - WINDOW_FRAMES]
+    starts = [*range(0, n_frames - WINDOW_FRAMES, hop), n_frames - WINDOW_FRAMES]
     out = []
     for i, start in enumerate(starts):
         stop = start + WINDOW_FRAMES

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from avemotion.cache import FeatureCache
 
-
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cache", help="show the feature cache's location and size, or clear it")
     p.add_argument("action", nargs="?", choices=("info", "clear"), default="info")
     p.set_defaults(run=run)
@@ -24,6 +22,8 @@ def human_bytes(n: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from avemotion.cache import FeatureCache
+
     cache = FeatureCache()
     if args.action == "clear":
         removed = cache.clear()

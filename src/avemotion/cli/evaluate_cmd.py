@@ -15,28 +15,17 @@ import datetime
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-from tqdm import tqdm
-
-from avemotion.bundles import load_bundle
-from avemotion.core.atomic import atomic_write_bytes
 from avemotion.core.labels import label_set
-from avemotion.corpora import read_corpora
-from avemotion.corpora.openface import au_columns
 from avemotion.errors import AvemotionError
-from avemotion.evaluation.report import (
-    align_labels,
-    evaluate_predictions,
-    report_from_crossval,
-    write_report,
-)
-from avemotion.prediction.recognizer import load
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate",
         help="score a model on a labelled corpus",
@@ -64,6 +53,11 @@ def _media(row: pd.Series) -> str | None:
 
 
 def _predict_table(model: Any, table: pd.DataFrame, failures: list[str]) -> tuple[list[str], np.ndarray, list[list[str]]]:
+    import numpy as np
+    from tqdm import tqdm
+
+    from avemotion.corpora.openface import au_columns
+
     columns = au_columns(table) if "au" in model.branches else []
     y, rows, used = [], [], []
     for _, row in tqdm(table.iterrows(), total=len(table), desc="evaluate", unit="clip", disable=not sys.stderr.isatty()):
@@ -87,6 +81,9 @@ def _predict_table(model: Any, table: pd.DataFrame, failures: list[str]) -> tupl
 
 
 def _cross_validate(args: argparse.Namespace, table: pd.DataFrame, details: dict[str, Any]) -> int:
+    from avemotion.bundles import load_bundle
+    from avemotion.core.atomic import atomic_write_bytes
+    from avemotion.evaluation.report import report_from_crossval
     from avemotion.training.pipeline import cross_validate_recipe
 
     bundle = load_bundle("audio" if args.model == "default" else args.model)
@@ -94,8 +91,8 @@ def _cross_validate(args: argparse.Namespace, table: pd.DataFrame, details: dict
     if "features" not in recipe or "model" not in recipe:
         raise AvemotionError(f"model {args.model}: its recipe cannot be cross-validated here (an audio recipe is needed)")
     run_dir = args.report or Path(f"evaluate-{args.split}")
-    result, info = cross_validate_recipe(recipe, table, split=args.split, out_dir=run_dir / "crossval",
-                                         progress=sys.stderr.isatty())
+    _, info = cross_validate_recipe(recipe, table, split=args.split, out_dir=run_dir / "crossval",
+                                    progress=sys.stderr.isatty())
     page = report_from_crossval(run_dir / "crossval", run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     metrics["details"] = {**details, **metrics.get("details", {}), "failures": info["failures"]}
@@ -116,7 +113,9 @@ def _say(metrics: dict[str, Any], page: Path | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    corpus = read_corpora(*args.data)
+    from avemotion.corpora import read_corpora
+
+    corpus = read_corpora(*args.data)  # a missing folder is reported here, before a model loads
     table = corpus.table
     if args.limit:
         table = table.head(args.limit)
@@ -125,10 +124,16 @@ def run(args: argparse.Namespace) -> int:
         "data": ", ".join(map(str, args.data)),
         "corpus": ", ".join(sorted(table["corpus"].unique())),
         "split": args.split or "none (the trained model predicts every clip)",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     if args.split:
         return _cross_validate(args, table, details)
+    import pandas as pd
+
+    from avemotion.core.atomic import atomic_write_bytes
+    from avemotion.evaluation.report import align_labels, evaluate_predictions, write_report
+    from avemotion.prediction.recognizer import load
+
     model = load(args.model)
     if args.adapt:
         model = model.adapted([p for p in table["audio"] if isinstance(p, str)])

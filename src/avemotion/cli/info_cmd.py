@@ -12,17 +12,21 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from avemotion.corpora import READERS, detect_corpus, read_corpus
-from avemotion.corpora.summary import summarize
-from avemotion.errors import AvemotionError
-from avemotion.media.decode import MediaInfo, probe
+from avemotion.errors import AvemotionError, MediaNotFoundError
+
+if TYPE_CHECKING:
+    from avemotion.media.decode import MediaInfo
 
 SHOWN_UNRECOGNISED = 10
 
+#: The corpus names ``--corpus`` takes: ``sorted(avemotion.corpora.READERS)``, written out so that
+#: building the parser does not import the corpus readers (pandas; tests check the two agree).
+CORPUS_NAMES = ("ck_plus", "crema_d", "emodb", "enterface", "fer2013", "manifest", "ravdess", "savee", "tess", "turev")
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "info",
         help="describe media files and corpus folders",
@@ -30,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "speakers, emotions, modalities, action-unit coverage, unrecognised files).",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="media file, corpus folder, FER2013 csv or manifest csv")
-    p.add_argument("--corpus", choices=sorted(READERS), help="read folders as this corpus (default: detect)")
+    p.add_argument("--corpus", choices=CORPUS_NAMES, help="read folders as this corpus (default: detect)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     p.add_argument("--all-unrecognised", action="store_true", help="list every unrecognised file")
     p.set_defaults(run=run)
@@ -41,6 +45,8 @@ def _is_corpus_path(path: Path) -> bool:
 
 
 def _group_corpus_paths(paths: list[Path], forced: str | None, failures: list[str]) -> dict[str, list[Path]]:
+    from avemotion.corpora import detect_corpus
+
     groups: dict[str, list[Path]] = {}
     for path in paths:
         try:
@@ -52,19 +58,30 @@ def _group_corpus_paths(paths: list[Path], forced: str | None, failures: list[st
     return groups
 
 
-def run(args: argparse.Namespace) -> int:
-    paths = [Path(p) for p in args.paths]
-    failures: list[str] = []
-    media: list[dict[str, Any]] = []
-    corpora: list[dict[str, Any]] = []
+def _media_summaries(paths: list[Path], failures: list[str]) -> list[dict[str, Any]]:
+    """Probe each media file (PyAV is imported only when one exists); a failure goes to ``failures``."""
+    summaries: list[dict[str, Any]] = []
     for path in paths:
-        if not _is_corpus_path(path):
-            try:
-                media.append(media_summary(probe(path)))
-            except AvemotionError as e:
-                failures.append(str(e))
-    groups = _group_corpus_paths([p for p in paths if _is_corpus_path(p)], args.corpus, failures)
-    for name, roots in groups.items():
+        try:
+            if not path.exists():
+                raise MediaNotFoundError(path, "file not found")
+            from avemotion.media.decode import probe
+
+            summaries.append(media_summary(probe(path)))
+        except AvemotionError as e:
+            failures.append(str(e))
+    return summaries
+
+
+def _corpus_summaries(paths: list[Path], forced: str | None, failures: list[str]) -> list[dict[str, Any]]:
+    """Read and summarise each corpus among ``paths`` (the readers are imported only here)."""
+    if not paths:
+        return []
+    from avemotion.corpora import read_corpus
+    from avemotion.corpora.summary import summarize
+
+    summaries: list[dict[str, Any]] = []
+    for name, roots in _group_corpus_paths(paths, forced, failures).items():
         try:
             corpus = read_corpus(*roots, corpus=name)
         except AvemotionError as e:
@@ -72,7 +89,15 @@ def run(args: argparse.Namespace) -> int:
             continue
         summary = summarize(corpus)
         summary["unrecognised_files"] = [str(u) for u in corpus.unrecognised]
-        corpora.append(summary)
+        summaries.append(summary)
+    return summaries
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.paths]
+    failures: list[str] = []
+    media = _media_summaries([p for p in paths if not _is_corpus_path(p)], failures)
+    corpora = _corpus_summaries([p for p in paths if _is_corpus_path(p)], args.corpus, failures)
     if args.json:
         json.dump({"media": media, "corpora": corpora, "errors": failures}, sys.stdout, indent=2)
         print()

@@ -3,6 +3,10 @@
 Every sub-command lives in its own module under :mod:`avemotion.cli` and exposes
 ``add_parser(subparsers)`` and ``run(args) -> int``. Errors avemotion raises on purpose are
 printed as one line (``avemotion: <path>: <problem>``), never as a traceback.
+
+Start-up stays fast (``--help``, ``--version``, ``train --list`` and ``info FILE`` import no
+model code): the sub-command modules import only the standard library, :mod:`avemotion.core`
+and :mod:`avemotion.errors` at their top level, and the rest inside ``run``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-from avemotion.cache import ENV_VAR
 from avemotion.cli import (
     cache_cmd,
     evaluate_cmd,
@@ -21,6 +24,7 @@ from avemotion.cli import (
     serve_cmd,
     train_cmd,
 )
+from avemotion.core.env import CACHE_DIR_VAR
 from avemotion.core.version import __version__
 from avemotion.errors import AvemotionError
 
@@ -37,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cache-dir",
         metavar="DIR",
-        help=f"feature cache folder (default: ${ENV_VAR} or the user cache folder)",
+        help=f"feature cache folder (default: ${CACHE_DIR_VAR} or the user cache folder)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
@@ -50,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.cache_dir:
-        os.environ[ENV_VAR] = args.cache_dir
+        os.environ[CACHE_DIR_VAR] = args.cache_dir
     try:
         return int(args.run(args))
     except AvemotionError as e:

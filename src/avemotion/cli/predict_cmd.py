@@ -5,7 +5,8 @@ Folders are searched recursively for media (video, audio, images). Output: a rea
 [...]}``, each prediction as :meth:`avemotion.prediction.recognizer.Prediction.to_dict`) or
 ``--csv`` (one row per clip or window). ``--timeline`` gives the same over sliding windows. A
 file that fails is reported by name with its reason and the batch goes on; the exit code is 1
-when any file failed.
+when any file failed. Missing inputs are found before the model loads: when no input is left,
+they are reported and no model is loaded at all.
 """
 
 from __future__ import annotations
@@ -17,18 +18,18 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from avemotion.core.formats import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from avemotion.errors import AvemotionError, MediaNotFoundError
-from avemotion.prediction.recognizer import Prediction, load
+from avemotion.errors import AvemotionError, MediaNotFoundError, PathError
+
+if TYPE_CHECKING:
+    from avemotion.prediction.recognizer import Prediction
 
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS | IMAGE_EXTENSIONS
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict",
         help="recognise the emotion of media files",
@@ -65,7 +66,7 @@ def media_files(paths: Iterable[str], failures: list[str]) -> list[Path]:
         elif path.exists():
             files.append(path)
         else:
-            failures.append(str(MediaNotFoundError(path, "not found")))
+            failures.append(str(MediaNotFoundError(path, "file not found")))
     return files
 
 
@@ -114,13 +115,36 @@ def _table(predictions: Sequence[Prediction], labels: Sequence[str], timeline: b
     return "\n".join(fmt.format(*r).rstrip() for r in [head, *lines])
 
 
+#: The error for ``--au`` with several inputs or a model without an AU branch.
+AU_USAGE = "--au gives the AU features of one input file to a model with an AU branch (e.g. --model ravdess-av-au)"
+
+
+def _report_failures(failures: Sequence[str], *, gap: bool = True) -> None:
+    print(("\n" if gap else "") + f"{len(failures)} failed:", file=sys.stderr)
+    for failure in failures:
+        print(f"  {failure}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     failures: list[str] = []
     files = media_files(args.paths, failures)
+    if not files:  # every input is missing (or an empty folder): say so without loading a model
+        if len(failures) == 1:
+            raise AvemotionError(failures[0])
+        _report_failures(failures, gap=False)
+        return 1
+    if args.au is not None:
+        if len(files) != 1:
+            raise AvemotionError(AU_USAGE)
+        if not Path(args.au).is_file():
+            raise PathError(args.au, "file not found")
+    from tqdm import tqdm
+
+    from avemotion.prediction.recognizer import load
+
     model = load(args.model)
-    if args.au is not None and (len(files) != 1 or "au" not in model.branches):
-        raise AvemotionError("--au gives the AU features of one input file to a model with an AU branch "
-                             "(e.g. --model ravdess-av-au)")
+    if args.au is not None and "au" not in model.branches:
+        raise AvemotionError(AU_USAGE)
     if args.adapt:
         model = model.adapted(files)
     side = {} if args.au is None else {"au": args.au}
@@ -149,7 +173,5 @@ def run(args: argparse.Namespace) -> int:
     elif predictions:
         print(_table(predictions, labels, args.timeline))
     if failures and not args.json:
-        print(f"\n{len(failures)} failed:", file=sys.stderr)
-        for failure in failures:
-            print(f"  {failure}", file=sys.stderr)
+        _report_failures(failures)
     return 1 if failures else 0

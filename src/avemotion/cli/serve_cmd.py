@@ -22,13 +22,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from avemotion.errors import AvemotionError
-from avemotion.prediction.recognizer import load
 
 #: Largest request body accepted, bytes.
 MAX_BYTES = 512 * 1024 * 1024
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve predictions over HTTP", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="default", help="model name or bundle folder (default: %(default)s)")
@@ -49,13 +48,13 @@ def make_server(model: Any, model_name: str, host: str = "127.0.0.1", port: int 
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:  # http.server's naming
             if urlparse(self.path).path == "/health":
                 self._answer(200, {"status": "ok", "model": model_name, "labels": list(model.labels)})
             else:
                 self._answer(404, {"error": f"no such endpoint {self.path}; use POST /predict or GET /health"})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             url = urlparse(self.path)
             if url.path != "/predict":
                 self._answer(404, {"error": f"no such endpoint {url.path}; use POST /predict"})
@@ -80,13 +79,15 @@ def make_server(model: Any, model_name: str, host: str = "127.0.0.1", port: int 
             predictions = [p.to_dict() | {"source": name} for p in found]
             self._answer(200, {"model": model_name, "labels": list(model.labels), "predictions": predictions})
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:  # http.server's signature
             print(f"{self.address_string()} {format % args}", file=sys.stderr)
 
     return HTTPServer((host, port), Handler)
 
 
 def run(args: argparse.Namespace) -> int:
+    from avemotion.prediction.recognizer import load
+
     model = load(args.model)
     server = make_server(model, args.model, args.host, args.port)
     print(f"avemotion serving {args.model} on http://{args.host}:{server.server_port} (POST /predict, GET /health)",

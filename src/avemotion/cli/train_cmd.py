@@ -20,20 +20,15 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from avemotion.bundles import save_bundle
-from avemotion.corpora import read_corpora
 from avemotion.errors import AvemotionError
-from avemotion.evaluation.report import report_from_crossval
-from avemotion.features import recipe_modality
-from avemotion.fusion.multimodal import FUSIONS
-from avemotion.recipes import list_recipes, load_recipe
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a recipe on corpus folders and save a model bundle",
@@ -52,21 +47,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from avemotion.training.systems import is_system, list_systems, load_system
+def _list() -> int:
+    """Print the packaged recipes (with their model) and systems (with their branches and fusion),
+    read from their YAML without importing the training code."""
+    from avemotion.recipes import list_recipes, list_systems, read_packaged
 
+    for name in list_recipes():
+        print(f"{name:24s} {read_packaged(name)['model']['name']}")
+    for name in list_systems():
+        system = read_packaged(name, system=True)
+        branches = " + ".join(f"{b} {next(iter(v.values()))}" for b, v in system["branches"].items())
+        print(f"{name:24s} system: {branches}; fusion {system['fusion']}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
     if args.list:
-        for name in list_recipes():
-            print(f"{name:24s} {load_recipe(name)['model']['name']}")
-        for name in list_systems():
-            system = load_system(name)
-            branches = " + ".join(f"{b} {next(iter(v.values()))}" for b, v in system["branches"].items())
-            print(f"{name:24s} system: {branches}; fusion {system['fusion']}")
-        return 0
+        return _list()
     if not (args.recipe and args.data and args.out):
         raise AvemotionError("train needs --recipe, --data and --out (or --list)")
     if args.out.exists() and not args.overwrite:
         raise AvemotionError(f"{args.out}: already exists (pass --overwrite to replace it)")
+    from avemotion.corpora import read_corpora
+    from avemotion.features import recipe_modality
+    from avemotion.fusion.multimodal import FUSIONS
+    from avemotion.recipes import load_recipe
+    from avemotion.training.systems import is_system, load_system
+
     if is_system(args.recipe):
         system = load_system(args.recipe)
         if args.fusion:
@@ -93,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, recipe: dict[str, Any], table: pd.DataFrame, kind: str, cv_dir: Path, failures: list[str]) -> int:
+    from avemotion.bundles import save_bundle
     from avemotion.training.pipeline import cross_validate_recipe, fit_recipe
 
     progress = sys.stderr.isatty()
@@ -114,6 +122,7 @@ def _train_system(args: argparse.Namespace, system: dict[str, Any]) -> int:
     """Train a whole system (cross-validated on ``--split`` first) and save its recognizer."""
     import numpy as np
 
+    from avemotion.corpora import read_corpora
     from avemotion.training.crossval import cross_validate
     from avemotion.training.systems import SystemClassifier, fit_system
 
@@ -151,6 +160,8 @@ def _train_system(args: argparse.Namespace, system: dict[str, Any]) -> int:
 
 def _report_split(args: argparse.Namespace, cv_dir: Path, metrics: dict[str, Any]) -> None:
     """Write the cross-validation's HTML report and files into ``BUNDLE/evaluation`` and print its figures."""
+    from avemotion.evaluation.report import report_from_crossval
+
     page = report_from_crossval(cv_dir, args.out / "evaluation")
     shutil.copytree(cv_dir, args.out / "evaluation" / "crossval")
     mean, std = metrics["mean"], metrics["std"]

@@ -141,7 +141,7 @@ def combine_corpora(corpora: list[Corpus]) -> Corpus:
         return corpora[0]
     tables = [c.table.assign(clip_id=[f"{c.name}:{i}" for i in c.table["clip_id"]]) for c in corpora]
     table = pd.concat(tables, ignore_index=True, sort=False).astype({"clip_id": object})
-    for column in table.columns[table.dtypes == object]:
+    for column in [c for c in table.columns if table[c].dtype.kind == "O"]:
         table[column] = table[column].where(table[column].notna(), None)
     return Corpus(
         "+".join(c.name for c in corpora),

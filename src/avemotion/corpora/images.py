@@ -56,7 +56,7 @@ def _read_image_file(path: Path) -> np.ndarray:
     if image is None:
         raise CorruptMediaError(path, "cannot be decoded as an image")
     if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
+        image = np.right_shift(image, 8).astype(np.uint8)
     elif image.dtype != np.uint8:
         raise CorruptMediaError(path, f"unsupported image sample type {image.dtype}")
     if image.ndim == 3 and image.shape[2] == 1:

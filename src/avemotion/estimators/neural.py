@@ -30,7 +30,7 @@ from avemotion.models.base import inference_copy
 CONFIG_FORMAT = "avemotion.NeuralClassifier/1"
 
 
-def encode_labels(y: Any, labels: Sequence[str]) -> np.ndarray:
+def encode_labels(y: Any, labels: Sequence[str] | np.ndarray) -> np.ndarray:
     """Class indices (int64) of ``y``, given as label strings or as indices into ``labels``."""
     arr = np.asarray(y)
     if arr.ndim != 1:
@@ -46,7 +46,7 @@ def encode_labels(y: Any, labels: Sequence[str]) -> np.ndarray:
     return np.array([index[str(v)] for v in arr], dtype=np.int64)
 
 
-def proba_in_label_order(estimator: Any, X: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+def proba_in_label_order(estimator: Any, X: np.ndarray, labels: Sequence[str] | np.ndarray) -> np.ndarray:
     """``predict_proba`` with its columns moved to ``labels`` order (via ``classes_`` when the
     estimator has one; classes it never saw get probability 0).
     """

@@ -128,7 +128,8 @@ def _training_data(
     n_classes: int, X: np.ndarray, y: np.ndarray, extra: Sequence[tuple[np.ndarray, np.ndarray]] | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The training clips followed by every extra (augmented) set, as one float32 / int64 pair."""
-    xs, ys = [], []
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
     for k, (xk, yk) in enumerate([(X, y), *(extra or [])]):
         what = "training data" if k == 0 else f"extra training set {k}"
         xk = np.asarray(xk, dtype=np.float32)
@@ -271,7 +272,8 @@ class Trainer:
         counts = np.bincount(y)
         weights = torch.tensor(1.0 / counts[y], dtype=torch.double)
         generator = torch.Generator().manual_seed(self.seed)
-        return WeightedRandomSampler(weights, num_samples=len(y), replacement=True, generator=generator)
+        # torch annotates weights as Sequence[float]; it takes a tensor (torch.as_tensor) as documented
+        return WeightedRandomSampler(weights, num_samples=len(y), replacement=True, generator=generator)  # type: ignore[arg-type]
 
     def _batches(
         self, n: int, rng: np.random.Generator, sampler: WeightedRandomSampler | None
@@ -397,6 +399,7 @@ class Trainer:
                 train_loss = self._train_epoch(model, X, y, batches, criterion, optimizer, rng, generator)
                 val_loss = val_uar = val_war = None
                 if has_val:
+                    assert X_val is not None and y_val is not None  # has_val: both were given
                     val_loss, val_uar, val_war = self._validate(model, X_val, y_val)
                     if best is None or val_uar > best[0] or (val_uar == best[0] and val_loss < best[1]):
                         best, best_epoch, since_best = (val_uar, val_loss), epoch, 0
@@ -405,7 +408,7 @@ class Trainer:
                     else:
                         since_best += 1
                 if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                    scheduler.step(val_uar if has_val else -train_loss)
+                    scheduler.step(val_uar if val_uar is not None else -train_loss)
                 elif scheduler is not None:
                     scheduler.step()
                 history.append(

@@ -28,7 +28,6 @@ from matplotlib.lines import Line2D
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from avemotion.core.atomic import atomic_write_bytes
-from avemotion.errors import PathError
 from avemotion.core.metrics import (
     confusion,
     macro_f1,
@@ -37,6 +36,7 @@ from avemotion.core.metrics import (
     uar,
     war,
 )
+from avemotion.errors import PathError
 
 #: Per-fold figures of ``evaluate_predictions(..., folds=...)``.
 FOLD_METRICS = ("uar", "war", "macro_f1")
@@ -133,10 +133,10 @@ def evaluate_predictions(
     index = {name: i for i, name in enumerate(scored)}
     t = np.array([index[v] for v in y], dtype=np.int64)
     pred = p.argmax(axis=1)
-    classes = per_class(t, pred, scored)
     aucs = [_auc(t == i, p[:, i]) for i in range(len(scored))]
-    for name, auc in zip(scored, aucs, strict=True):
-        classes[name]["auc"] = auc
+    classes: dict[str, dict[str, float | None]] = {
+        name: {**row, "auc": auc} for (name, row), auc in zip(per_class(t, pred, scored).items(), aucs, strict=True)
+    }
     defined = [a for a in aucs if a is not None]
     result: dict[str, Any] = {
         "n": int(len(t)),
@@ -452,7 +452,7 @@ def write_report(
     out_dir: str | Path,
     metrics: Mapping[str, Any],
     *,
-    y_true: Sequence[str],
+    y_true: Sequence[str] | np.ndarray,
     proba: np.ndarray,
     labels: Sequence[str],
     histories: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,

@@ -27,8 +27,8 @@ EQUIVALENTS: Mapping[str, str] = {"calm": "neutral"}
 
 def map_proba(
     proba: np.ndarray,
-    source: Sequence[str],
-    target: Sequence[str],
+    source: Sequence[str] | np.ndarray,
+    target: Sequence[str] | np.ndarray,
     equivalents: Mapping[str, str] = EQUIVALENTS,
 ) -> np.ndarray:
     """``(N, len(source))`` probabilities -> ``(N, len(target))``, by the module's rule."""

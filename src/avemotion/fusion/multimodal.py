@@ -47,6 +47,7 @@ from sklearn.preprocessing import StandardScaler
 
 from avemotion.core.atomic import atomic_write_bytes, atomic_write_npz
 from avemotion.core.labels import label_set
+from avemotion.core.metrics import uar
 from avemotion.estimators.linear import LogisticHead, scaler_from_arrays
 from avemotion.estimators.neural import (
     NeuralClassifier,
@@ -54,7 +55,6 @@ from avemotion.estimators.neural import (
     proba_in_label_order,
 )
 from avemotion.estimators.trees import ExtraTreesHead, LogisticForestHead, load_head
-from avemotion.core.metrics import uar
 from avemotion.fusion.bel import BEL
 from avemotion.fusion.rules import fit_weights, weighted_mean, weighted_product
 
@@ -187,11 +187,11 @@ class MultimodalClassifier:
     def fit(
         self,
         X: np.ndarray,
-        y: Sequence[str],
+        y: Sequence[str] | np.ndarray,
         X_val: np.ndarray | None = None,
-        y_val: Sequence[str] | None = None,
-        groups: Sequence[str] | None = None,
-        groups_val: Sequence[str] | None = None,
+        y_val: Sequence[str] | np.ndarray | None = None,
+        groups: Sequence[str] | np.ndarray | None = None,
+        groups_val: Sequence[str] | np.ndarray | None = None,
     ) -> MultimodalClassifier:
         """Fit on (N, sum(dims)) features and label strings. ``groups``: each clip's speaker,
         required (the branches' inner cross-validation is grouped by speaker). Validation clips

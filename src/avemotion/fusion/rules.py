@@ -25,7 +25,7 @@ def _stack(probas: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     P = np.stack([np.asarray(p, dtype=np.float64) for p in probas])
     if P.ndim != 3:
         raise ValueError("each modality needs an (N, C) probability array")
-    present = ~np.isnan(P).any(axis=2)
+    present = np.logical_not(np.isnan(P).any(axis=2))
     if not present.any(axis=0).all():
         raise ValueError("a clip has no modality to fuse")
     return np.where(present[..., None], P, 0.0), present

@@ -13,7 +13,7 @@ No PyAV exception escapes, and FFmpeg's log is kept off the terminal.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -265,7 +265,7 @@ def _open(path: PathLike) -> Iterator[_Reader]:
 # --- reading packets and frames ----------------------------------------------------------
 
 
-def _seconds(value: int | None, time_base: object) -> float:
+def _seconds(value: int | None, time_base: Fraction | None) -> float:
     return float(value * time_base) if value and time_base else 0.0
 
 
@@ -324,7 +324,7 @@ class _Reader:
                 self.end = max(self.end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
             yield packet
 
-    def decode(self, packet: av.Packet) -> list[av.AudioFrame | av.VideoFrame]:
+    def decode(self, packet: av.Packet) -> Sequence[av.AudioFrame | av.VideoFrame]:
         """The frames ``packet`` completes; a decoder error is a CorruptMediaError."""
         try:
             return packet.decode()
@@ -427,7 +427,7 @@ def load_audio(
         stop = None if duration is None else start + round(duration * stream.codec_context.sample_rate)
         sink = _AudioSink(stream, stop)
         for frame in reader.frames(stream):
-            sink.add(frame)
+            sink.add(cast(av.AudioFrame, frame))
             if sink.full:
                 reader.stop(stream)
         return _resample(sink.signal(reader, start), sink.rate, sr)
@@ -706,7 +706,7 @@ def _first_frame_and_count(reader: _Reader, stream: av.VideoStream) -> tuple[av.
             continue
         count += packet.size > 0
         if first is None:
-            first = next(iter(reader.decode(packet)), None)
+            first = cast(av.VideoFrame | None, next(iter(reader.decode(packet)), None))
         if first is not None and stream.frames:
             break
     return first, stream.frames or count

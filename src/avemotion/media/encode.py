@@ -7,6 +7,7 @@ into place with :func:`os.replace`, so a reader never sees a half-written file.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from pathlib import Path
 import av
 import numpy as np
 import soundfile as sf
+from av.audio.stream import AudioStream
+from av.video.stream import VideoStream
 
 __all__ = ["write_audio", "write_video"]
 
@@ -64,7 +67,7 @@ def _audio_frames(signal: np.ndarray, sr: int, n_chunks: int) -> list[av.AudioFr
     layout = _AUDIO_LAYOUTS[planar.shape[0]]
     bounds = np.linspace(0, planar.shape[1], n_chunks + 1).round().astype(int)
     frames = []
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+    for start, stop in itertools.pairwise(bounds):
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planar[:, start:stop]), format="fltp", layout=layout)
         frame.sample_rate = sr
         frame.pts = int(start)
@@ -122,6 +125,8 @@ def write_video(
     options = {"movflags": "+faststart"} if Path(path).suffix.lower() in _MOV_SUFFIXES else {}
     with _atomic_path(path) as tmp, av.open(str(tmp), mode="w", options=options) as container:
         video = container.add_stream(codec, rate=rate)
+        if not isinstance(video, VideoStream):
+            raise ValueError(f"{codec!r} is not a video codec")
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.codec_context.time_base = time_base
         if rotation:
@@ -129,7 +134,10 @@ def write_video(
         chunks: list[av.AudioFrame] = []
         if signal is not None:
             chunks = _audio_frames(signal, sr, len(images))
-            sound = container.add_stream(audio_codec, rate=sr, layout=chunks[0].layout.name)
+            stream = container.add_stream(audio_codec, rate=sr, layout=chunks[0].layout.name)
+            if not isinstance(stream, AudioStream):
+                raise ValueError(f"{audio_codec!r} is not an audio codec")
+            sound = stream
 
         def mux_video(packets: list[av.Packet]) -> None:
             for packet in packets:

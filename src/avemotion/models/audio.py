@@ -36,6 +36,7 @@ __all__ = [
     "CNN1D",
     "CRNN",
     "AlexNetMFCC",
+    "AlexNetTrunk",
     "AttentiveStatsPool",
     "AvemotionAudio",
     "GRUNet",
@@ -43,7 +44,6 @@ __all__ = [
     "LSTMNet",
     "RecurrentNet",
     "ResidualBlock",
-    "AlexNetTrunk",
     "alexnet_features",
     "conv_block",
     "dense_block",
@@ -479,8 +479,12 @@ class CNN1D(EmotionNet):
     def _pooled_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Valid lengths after every pooling (the convolutions keep lengths)."""
         for block in self.convs:
+            assert isinstance(block, nn.Sequential)  # conv_block's: conv, ReLU, norm, pool, dropout
             pool = block[3]
-            lengths = (lengths + 2 * pool.padding - pool.kernel_size) // pool.stride + 1
+            assert isinstance(pool, nn.MaxPool1d)
+            kernel, stride, padding = pool.kernel_size, pool.stride, pool.padding
+            assert isinstance(kernel, int) and isinstance(stride, int) and isinstance(padding, int)
+            lengths = (lengths + 2 * padding - kernel) // stride + 1
         return lengths
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -574,7 +578,7 @@ class AvemotionAudio(EmotionNet):
             nn.Conv2d(1, stem_channels, 3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(stem_channels),
             nn.ReLU(),
-            *(ResidualBlock(i, o, tuple(s)) for (i, o), s in zip(pairwise(widths), strides, strict=True)),
+            *(ResidualBlock(i, o, (sf, st)) for (i, o), (sf, st) in zip(pairwise(widths), strides, strict=True)),
         )
         _, c, f, _ = _output_shape(self.cnn, (1, 1, n_mels, 32))
         self.frames = nn.Sequential(nn.Conv1d(c * f, frame_dim, 1, bias=False), nn.BatchNorm1d(frame_dim), nn.ReLU())

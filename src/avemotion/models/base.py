@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -23,6 +23,7 @@ class EmotionNet(nn.Module):
 
     embedding_dim: int
     n_classes: int
+    head: nn.Module
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The penultimate representation, ``(B, embedding_dim)``."""
@@ -65,7 +66,10 @@ def build_model(name: str, n_classes: int, **hyper_parameters: Any) -> EmotionNe
     return MODELS[name](n_classes=n_classes, **hyper_parameters)
 
 
-def inference_copy(model: nn.Module) -> nn.Module:
+_M = TypeVar("_M", bound=nn.Module)
+
+
+def inference_copy(model: _M) -> _M:
     """An eval-mode copy of ``model`` for prediction only: every ``Conv2d`` directly followed by
     a ``BatchNorm2d`` in an ``nn.Sequential`` gets the normalisation folded into its weights
     (the norm becomes ``Identity``), and 4-D weights are stored channels-last. Outputs match the
@@ -79,7 +83,8 @@ def inference_copy(model: nn.Module) -> nn.Module:
             conv, norm = module[i], module[i + 1]
             if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
                 module[i], module[i + 1] = fuse_conv_bn_eval(conv, norm), nn.Identity()
-    return folded.to(memory_format=torch.channels_last)
+    # torch's stubs leave out Module.to's memory_format keyword, which it accepts at run time
+    return folded.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 #: ``ONEDNN_MAX_CPU_ISA`` values that still allow native bfloat16.

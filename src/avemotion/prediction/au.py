@@ -39,14 +39,16 @@ class AUBranch(Branch):
         OpenFace found no face in any frame."""
         if au is None:
             raise MissingInputError(source, "no AU features given")
-        if not isinstance(au, Mapping):
+        if isinstance(au, Mapping):
+            means: Mapping[str, float] = au
+        else:
             from avemotion.corpora.openface import clip_au_means, read_openface_frames
 
-            au = clip_au_means(read_openface_frames(au)).to_dict()
-        missing = [c for c in self.columns if c not in au]
+            means = clip_au_means(read_openface_frames(au)).to_dict()
+        missing = [c for c in self.columns if c not in means]
         if missing:
             raise AvemotionError(f"AU features lack {', '.join(missing[:5])}{'...' if len(missing) > 5 else ''}")
-        row = np.array([float(au[c]) for c in self.columns])
+        row = np.array([float(means[c]) for c in self.columns])
         if np.isnan(row).any():
             raise MissingInputError(source, "no frame where OpenFace found a face")
         return row

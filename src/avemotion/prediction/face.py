@@ -30,8 +30,8 @@ from avemotion.bundles import Bundle, load_bundle
 from avemotion.corpora.image_arrays import to_gray_square
 from avemotion.errors import AvemotionError, NoFaceError, NoVideoStreamError
 from avemotion.estimators.neural import proba_in_label_order
-from avemotion.models.base import cpu_has_bf16
 from avemotion.media.decode import evenly_spaced_times
+from avemotion.models.base import cpu_has_bf16
 from avemotion.prediction.branch import Branch, BranchOutput, ClipInputs, frames_at
 from avemotion.visual.faces import FaceDetector, HaarDetector, crop_face, crops_of_frames, pick_face
 

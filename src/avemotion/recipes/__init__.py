@@ -18,7 +18,10 @@ parameters of :func:`avemotion.models.visual.augment_faces`. A video recipe's fe
 seed003}``); :func:`avemotion.features.recipe_modality` tells the three kinds apart. ``training`` may also name the
 :class:`~avemotion.estimators.trainer.Trainer` options in :data:`OPTIONAL_TRAINING`. The package's
 own recipes are ``src/avemotion/recipes/*.yaml`` (:func:`list_recipes`); :func:`load_recipe`
-reads one of them by name, or any YAML file by path, and checks it.
+reads one of them by name, or any YAML file by path, and checks it. The packaged systems
+(``src/avemotion/recipes/systems/*.yaml``, see :mod:`avemotion.training.systems`) are
+:func:`list_systems`; :func:`read_packaged` reads a packaged recipe or system as written, without
+the checks (which import the feature and model code), for listings such as ``avemotion train --list``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,7 @@ import yaml
 
 from avemotion.errors import PathError
 
-__all__ = ["OPTIONAL_TRAINING", "REQUIRED_TRAINING", "RecipeError", "list_recipes", "load_recipe"]
+__all__ = ["OPTIONAL_TRAINING", "REQUIRED_TRAINING", "RecipeError", "list_recipes", "list_systems", "load_recipe", "read_packaged"]
 
 REQUIRED_TRAINING = (
     "epochs",
@@ -72,6 +75,37 @@ def list_recipes() -> list[str]:
     return sorted(_package_files())
 
 
+def _system_files() -> dict[str, Any]:
+    return {
+        entry.name.removesuffix(".yaml"): entry
+        for entry in (resources.files(__name__) / "systems").iterdir()
+        if entry.name.endswith(".yaml") and entry.is_file()
+    }
+
+
+def list_systems() -> list[str]:
+    """Names of the package's system recipes, sorted (``avemotion``, ``seed001``, ...)."""
+    return sorted(_system_files())
+
+
+def read_packaged(name: str, *, system: bool = False) -> dict[str, Any]:
+    """The packaged recipe (or, with ``system``, the packaged system) ``name`` as its YAML reads,
+    unchecked: nothing but YAML is imported (:func:`load_recipe` and
+    :func:`avemotion.training.systems.load_system` check a recipe against the feature and model
+    code). Raises :class:`RecipeError` for a name that is not packaged or a file that is not a mapping."""
+    files = _system_files() if system else _package_files()
+    if name not in files:
+        kind = "system" if system else "recipe"
+        raise RecipeError(name, f"no such packaged {kind}; packaged: {', '.join(sorted(files))}")
+    try:
+        content = yaml.safe_load(files[name].read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise RecipeError(str(files[name]), f"not valid YAML: {err}") from None
+    if not isinstance(content, dict):
+        raise RecipeError(str(files[name]), "a recipe must be a YAML mapping")
+    return content
+
+
 def _section(recipe: Mapping[str, Any], key: str, source: str, *, required: bool = True) -> dict[str, Any]:
     """``recipe[key]`` as a dict (``{}`` when absent and not required, or null)."""
     if key not in recipe:
@@ -92,7 +126,7 @@ def _require(section: Mapping[str, Any], keys: tuple[str, ...], where: str, sour
             raise RecipeError(source, f"missing required key {where}.{key}")
 
 
-def _no_unknown(section: Mapping[str, Any], known: set[str] | tuple[str, ...], where: str, source: str) -> None:
+def _no_unknown(section: Mapping[str, Any], known: Collection[str], where: str, source: str) -> None:
     unknown = sorted(set(section) - set(known))
     if unknown:
         raise RecipeError(source, f"unknown key(s) {unknown} in {where}; known: {sorted(known)}")

@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from avemotion.core.atomic import atomic_write_bytes
 from avemotion.core.labels import label_set
+from avemotion.core.metrics import mean_std, summarize_metrics
 from avemotion.corpora.splits import (
     Fold,
     check_fold,
@@ -51,7 +52,6 @@ from avemotion.corpora.splits import (
     with_validation,
 )
 from avemotion.estimators.neural import encode_labels, proba_in_label_order
-from avemotion.core.metrics import mean_std, summarize_metrics
 
 log = logging.getLogger(__name__)
 

@@ -165,7 +165,7 @@ def recipe_data(
     feats, failures = recipe_features(list(table[column]), recipe, cache=cache, progress=progress)
     keep = [i for i, f in enumerate(feats) if f is not None]
     table = table.iloc[keep].reset_index(drop=True)
-    X = stack([feats[i] for i in keep])
+    X = stack([f for f in feats if f is not None])
     feature_seconds = time.perf_counter() - start
     start = time.perf_counter()
     augmented = []

@@ -45,18 +45,12 @@ from avemotion.errors import AvemotionError
 from avemotion.features import recipe_modality
 from avemotion.fusion.multimodal import FEATURE_LEVEL, FUSIONS, MultimodalClassifier
 from avemotion.prediction.recognizer import LEARNED_FUSIONS, Recognizer, branch_of_bundle
-from avemotion.recipes import RecipeError, load_recipe
+from avemotion.recipes import RecipeError, list_systems, load_recipe
 from avemotion.training.pipeline import fit_recipe
 
 _BRANCHES = ("audio", "video", "face")
 #: The clip-table column each kind of branch reads when it is a shipped bundle.
 _BUNDLE_INPUT = {"audio": "audio", "face": "video", "video": "video"}
-
-
-def list_systems() -> list[str]:
-    """Names of the packaged system recipes."""
-    folder = resources.files("avemotion") / "recipes" / "systems"
-    return sorted(Path(str(p)).stem for p in folder.iterdir() if str(p).endswith(".yaml"))
 
 
 def load_system(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:

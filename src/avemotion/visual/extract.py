@@ -178,10 +178,11 @@ def blendshapes(
                 areas = [np.ptp([p.x for p in mesh]) * np.ptp([p.y for p in mesh]) for mesh in found.face_landmarks]
                 shapes = found.face_blendshapes[int(np.argmax(areas))]
                 rows.append(np.array([c.score for c in shapes], dtype=np.float32))
-        hits = [i for i, row in enumerate(rows) if row is not None]
+        hits = {i: row for i, row in enumerate(rows) if row is not None}
         if not hits:
             raise NoFaceError(file, f"no face found in any of the {len(rows)} analysed frames")
-        return np.stack([rows[max([h for h in hits if h <= i], default=hits[0])] for i in range(len(rows))])
+        first = next(iter(hits))
+        return np.stack([hits[max([h for h in hits if h <= i], default=first)] for i in range(len(rows))])
 
     return np.asarray(cache.get_or_compute(file, "blendshapes", params, scores), dtype=np.float32)
 

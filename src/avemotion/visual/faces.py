@@ -129,9 +129,10 @@ class HaarDetector:
         fallback: bool = True,
     ) -> None:
         cascades = ["haarcascade_frontalface_default.xml"] + (["haarcascade_frontalface_alt2.xml"] if fallback else [])
-        self.cascades = [cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, name)) for name in cascades]
+        folder = cv2.data.haarcascades  # type: ignore[attr-defined]  # cv2's stubs lack cv2.data
+        self.cascades = [cv2.CascadeClassifier(os.path.join(folder, name)) for name in cascades]
         if any(c.empty() for c in self.cascades):
-            raise AvemotionError(f"OpenCV's Haar cascades are missing from {cv2.data.haarcascades}")
+            raise AvemotionError(f"OpenCV's Haar cascades are missing from {folder}")
         self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
         self.min_face, self.work_size = min_face, work_size
 
