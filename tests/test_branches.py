@@ -167,3 +167,36 @@ def test_a_recognizer_part_that_is_missing_is_an_error_not_the_shipped_part(
     (folder / "audio").mkdir()
     with pytest.raises(BundleError, match="incomplete part: no bundle.json"):
         Recognizer.load(folder)
+
+
+# --- speed levers that must not change results -------------------------------------------
+
+
+def test_the_audio_branch_computes_only_the_states_its_head_reads(default: Recognizer) -> None:
+    from avemotion.audio.extract import compute
+    from avemotion.audio.whisper import layer_statistics
+    from avemotion.features import signal_features
+
+    audio = default.branches["audio"]
+    assert isinstance(audio, AudioBranch)
+    signal = decode.load_audio(SAMPLE, 16000)
+    needed = audio.head.states_needed()
+    assert needed == [1 + max(i % n for i in layers) for (n, _), layers in zip(audio.head.blocks, audio.head.layer_set_)]
+    full = signal_features(signal, audio.recipe)
+    fast = audio.features(signal)
+    columns = audio.head._columns(audio.head.layer_set_)
+    np.testing.assert_array_equal(fast[columns], full[columns])  # the same computation, stopped early
+    assert np.all(layer_statistics(signal, model="tiny", states=2)[2:] == 0)
+    with pytest.raises(ValueError, match="no runtime parameter"):
+        compute("mfcc", signal, 16000, runtime={"states": 2})
+    with pytest.raises(ValueError, match="unknown parameter"):
+        compute("whisper_layers_tiny", signal, 16000, states=2)  # never a recipe or cache-key parameter
+
+
+def test_reference_frames_only_decodes_frames_at_or_before_each_target(tmp_path: Path) -> None:
+    times = decode.evenly_spaced_times(4.0, 12)
+    exact = decode.load_media(SAMPLE, frame_times=lambda d: times, audio=False)
+    fast = decode.load_media(SAMPLE, frame_times=lambda d: times, audio=False, reference_frames_only=True)
+    assert exact.frames is not None and fast.frames is not None and len(fast.frames) == len(exact.frames) == 12
+    gap = exact.frames.times - fast.frames.times
+    assert np.all(gap >= -1e-6) and np.all(gap <= 0.2)  # the last reference frame before, at most a few frames off

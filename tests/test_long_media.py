@@ -38,7 +38,12 @@ TOO_SHORT = r"too little speech to recognise \(0\.\d\d s; at least 0\.5 s needed
 
 @pytest.fixture(scope="module")
 def recognizer() -> Recognizer:
-    return avemotion.load("default")
+    """The default recognizer with its face branch at 8 frames/s, so that a 40 s video passes
+    the 256-frame cap (at the default 3 frames/s it takes 86 s)."""
+    default = avemotion.load("default")
+    face = default.branches["face"]
+    assert isinstance(face, FaceBranch) and face.frames_per_second == 3.0
+    return default.with_branch(FaceBranch(face.bundle, frames_per_second=8.0))
 
 
 @pytest.fixture(scope="module")

@@ -56,7 +56,10 @@ def _keyword_defaults(function: Callable[..., Any]) -> dict[str, Any]:
 class Extractor:
     """A named feature: ``function(signal, sr, **params)`` with ``defaults`` for every parameter.
 
-    ``version`` goes into the cache key: bump it when the computation changes. ``identity``
+    ``version`` goes into the cache key: bump it when the computation changes. ``runtime``
+    names keyword parameters of ``function`` that only save work for a given consumer (e.g.
+    ``states``: how many Whisper hidden states to compute): they are no part of the cache key,
+    recipes cannot set them, and only :func:`compute` passes them. ``identity``
     maps the full parameters to extra cache-key entries that the parameters alone do not fix
     (e.g. the SHA-256 of the model file a model name resolves to). ``key`` is the name the
     cache stores values under (default ``name``): extractors that differ only in their default
@@ -69,9 +72,11 @@ class Extractor:
     version: str = "1"
     identity: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
     key: str = ""
+    runtime: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        merged = {**_keyword_defaults(self.function), **self.defaults}
+        keyword = {k: v for k, v in _keyword_defaults(self.function).items() if k not in self.runtime}
+        merged = {**keyword, **self.defaults}
         object.__setattr__(self, "defaults", MappingProxyType(merged))
         object.__setattr__(self, "key", self.key or self.name)
 
@@ -96,8 +101,10 @@ EXTRACTORS: Mapping[str, Extractor] = _registry(
     Extractor("compare", features.opensmile_functionals, {"feature_set": "ComParE_2016"}),
     Extractor("whisper_tiny", whisper.whisper_embedding, {"size": "tiny"}, "2", _model_identity("size")),
     Extractor("whisper_base", whisper.whisper_embedding, {"size": "base"}, "2", _model_identity("size")),
-    Extractor("whisper_layers_base", whisper.whisper_layers, {"model": "base"}, "1", _model_identity("model"), "whisper_layers"),
-    Extractor("whisper_layers_tiny", whisper.whisper_layers, {"model": "tiny"}, "1", _model_identity("model"), "whisper_layers"),
+    Extractor("whisper_layers_base", whisper.whisper_layers, {"model": "base"}, "1", _model_identity("model"),
+              "whisper_layers", ("states",)),
+    Extractor("whisper_layers_tiny", whisper.whisper_layers, {"model": "tiny"}, "1", _model_identity("model"),
+              "whisper_layers", ("states",)),
 )
 """Every extractor by name (read-only)."""
 
@@ -129,11 +136,18 @@ def cache_params(name: str, *, sr: int = 16000, **params: Any) -> dict[str, Any]
     return {**full, **identity(full)} if identity is not None else full
 
 
-def compute(name: str, signal: np.ndarray, sr: int = 16000, **params: Any) -> np.ndarray:
-    """Feature ``name`` of an in-memory mono ``signal`` at ``sr`` Hz (no cache, no silence check)."""
+def compute(
+    name: str, signal: np.ndarray, sr: int = 16000, *, runtime: Mapping[str, Any] | None = None, **params: Any
+) -> np.ndarray:
+    """Feature ``name`` of an in-memory mono ``signal`` at ``sr`` Hz (no cache, no silence check);
+    ``runtime``: values of the extractor's :attr:`Extractor.runtime` parameters."""
     extractor = _extractor(name)
     full = extractor_params(name, sr=sr, **params)
-    return np.asarray(extractor.function(signal, sr, **{k: full[k] for k in extractor.defaults}))
+    extra = dict(runtime or {})
+    unknown = sorted(set(extra) - set(extractor.runtime))
+    if unknown:
+        raise ValueError(f"extractor {name!r} takes no runtime parameter(s) {unknown} (it takes {list(extractor.runtime)})")
+    return np.asarray(extractor.function(signal, sr, **{k: full[k] for k in extractor.defaults}, **extra))
 
 
 def _require_file(path: Path) -> None:

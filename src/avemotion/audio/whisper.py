@@ -242,16 +242,21 @@ class WhisperEncoder(torch.nn.Module):
         )
         self.eval()
 
-    def forward(self, mel: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, mel: torch.Tensor, n_states: int | None = None) -> list[torch.Tensor]:
+        """Every hidden state, or only the first ``n_states`` (the later layers are not run)."""
+        n_states = self.n_layers + 1 if n_states is None else n_states
+        if not 1 <= n_states <= self.n_layers + 1:
+            raise ValueError(f"n_states must be in 1..{self.n_layers + 1}, got {n_states}")
         x = F.gelu(F.conv1d(mel, self.conv1_weight, self.conv1_bias, padding=1))
         x = F.gelu(F.conv1d(x, self.conv2_weight, self.conv2_bias, stride=2, padding=1))
         x = x.transpose(1, 2)
         x = x + self.position_encodings_encodings[: x.shape[1]]
         states = [x]
-        for layer in self.layers:
+        for layer in self.layers[: n_states - 1]:
             x = layer(x)
             states.append(x)
-        states[-1] = F.layer_norm(x, (self.dim,), self.layer_norm_gamma, self.layer_norm_beta, eps=1e-5)
+        if n_states == self.n_layers + 1:
+            states[-1] = F.layer_norm(x, (self.dim,), self.layer_norm_gamma, self.layer_norm_beta, eps=1e-5)
         return states
 
 
@@ -293,9 +298,9 @@ def _windows(n_frames: int) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def _states(encoder: WhisperEncoder, mel: np.ndarray) -> np.ndarray:
-    """Every hidden state of one (n_mels, T) log-mel: (n_layers + 1, T/2, d) float32."""
-    return torch.stack(encoder(torch.from_numpy(mel)[None]))[:, 0].numpy()
+def _states(encoder: WhisperEncoder, mel: np.ndarray, n_states: int | None = None) -> np.ndarray:
+    """Every hidden state (or the first ``n_states``) of one (n_mels, T) log-mel: (n_states, T/2, d) float32."""
+    return torch.stack(encoder(torch.from_numpy(mel)[None], n_states))[:, 0].numpy()
 
 
 @torch.inference_mode()
@@ -319,18 +324,22 @@ class _Moments:
 
     def add(self, states: np.ndarray) -> None:
         states = states.astype(np.float64)
-        self.total += states.sum(axis=1)
-        self.squares += (states**2).sum(axis=1)
+        rows = len(states)
+        self.total[:rows] += states.sum(axis=1)
+        self.squares[:rows] += (states**2).sum(axis=1)
         self.count += states.shape[1]
 
 
 @torch.inference_mode()
-def layer_statistics(signal: np.ndarray, sr: int = SAMPLE_RATE, *, model: str = "base") -> np.ndarray:
+def layer_statistics(
+    signal: np.ndarray, sr: int = SAMPLE_RATE, *, model: str = "base", states: int | None = None
+) -> np.ndarray:
     """Mean and standard deviation of every hidden state over time: (n_layers + 1, 2d) float32.
 
     Row ``i`` is ``[mean, std]`` of hidden state ``i`` (0: the encoder's input embedding, last:
     the final layer). Any length: windows of 30 s overlapping by 5 s, each output frame
-    counted once, memory bounded by one window.
+    counted once, memory bounded by one window. ``states``: compute only the first ``states``
+    rows (the later layers are not run; their rows are 0), for a head that reads no more.
     """
     encoder = load_encoder(model)
     if sr != SAMPLE_RATE:
@@ -340,17 +349,20 @@ def layer_statistics(signal: np.ndarray, sr: int = SAMPLE_RATE, *, model: str = 
     moments = _Moments(np.zeros(shape), np.zeros(shape))
     for start, stop, keep_from, keep_to in _windows(n_frames):
         mel = whisper_log_mel(signal[start * HOP : stop * HOP], sr, encoder.n_mels)
-        states = _states(encoder, mel)
-        moments.add(states[:, (keep_from - start) // 2 : (keep_to - start) // 2])
+        hidden = _states(encoder, mel, states)
+        moments.add(hidden[:, (keep_from - start) // 2 : (keep_to - start) // 2])
     mean = moments.total / moments.count
     std = np.sqrt(np.maximum(moments.squares / moments.count - mean**2, 0.0))
     return np.concatenate([mean, std], axis=1).astype(np.float32)
 
 
-def whisper_layers(signal: np.ndarray, sr: int = SAMPLE_RATE, *, model: str = "base") -> np.ndarray:
+def whisper_layers(
+    signal: np.ndarray, sr: int = SAMPLE_RATE, *, model: str = "base", states: int | None = None
+) -> np.ndarray:
     """Every layer's clip statistics, flattened: ((n_layers + 1) * 2d,) float32 (see
-    :func:`layer_statistics`; base: 7 x 1024, tiny: 5 x 768)."""
-    return layer_statistics(signal, sr, model=model).reshape(-1)
+    :func:`layer_statistics`; base: 7 x 1024, tiny: 5 x 768). ``states``: only the first
+    ``states`` hidden states are computed, the rest are 0 (a prediction-time saving)."""
+    return layer_statistics(signal, sr, model=model, states=states).reshape(-1)
 
 
 def whisper_embedding(signal: np.ndarray, sr: int = SAMPLE_RATE, *, size: str = "base") -> np.ndarray:

@@ -191,6 +191,11 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         """The selected features of X, standardised as fitted: (N, D')."""
         return (self._prepare(X)[:, self._columns(self.layer_set_)] - self.mean_) / self.scale_
 
+    def states_needed(self) -> list[int]:
+        """Per block, how many of its first hidden states the fitted layer set reads (1 + the
+        highest index): a feature extractor may skip the rest."""
+        return [1 + max(layer % n for layer in layers) for (n, _), layers in zip(self.blocks, self.layer_set_)]
+
     # -- prediction -----------------------------------------------------------------------
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """(N, K) logits before the temperature, columns in ``classes_`` order."""

@@ -60,9 +60,17 @@ def _combine(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts).astype(np.float32)
 
 
-def signal_features(signal: np.ndarray, recipe: dict[str, Any], sr: int = SAMPLE_RATE) -> np.ndarray:
-    """The recipe's feature of one in-memory mono signal (no cache)."""
-    return _combine([compute(name, signal, sr, **params) for name, params in feature_specs(recipe)])
+def signal_features(
+    signal: np.ndarray, recipe: dict[str, Any], sr: int = SAMPLE_RATE,
+    runtime: Sequence[Mapping[str, Any] | None] | None = None,
+) -> np.ndarray:
+    """The recipe's feature of one in-memory mono signal (no cache); ``runtime``: per extractor,
+    in order, values of its runtime parameters (see :class:`avemotion.audio.extract.Extractor`)."""
+    specs = feature_specs(recipe)
+    hints = list(runtime) if runtime is not None else [None] * len(specs)
+    if len(hints) != len(specs):
+        raise ValueError(f"{len(hints)} runtime parameter sets for {len(specs)} extractors")
+    return _combine([compute(name, signal, sr, runtime=hint, **params) for (name, params), hint in zip(specs, hints)])
 
 
 def media_column(recipe: dict[str, Any]) -> str:

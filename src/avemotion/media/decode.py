@@ -58,6 +58,16 @@ Size = tuple[int, int]
 av.logging.set_level(None)
 
 _VIDEO_THREADING = "AUTO"
+
+
+def _decoder_threads() -> int:
+    """Video decoder threads: the cores this process may run on (FFmpeg's own default takes one
+    more than the machine's cores, which is slower on 2 cores: 0.127 s against 0.113 s for 4 s
+    of 720p H.264)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 _HEAD_BYTES = 1 << 16
 _TIME_EPS = 1e-6
 # Data ending this much before the stated duration means truncation: max(seconds, fraction).
@@ -294,6 +304,7 @@ class _Reader:
         if not streams:
             raise NoVideoStreamError(self.path, "no video track")
         streams[0].thread_type = _VIDEO_THREADING
+        streams[0].codec_context.thread_count = _decoder_threads()
         return streams[0]
 
     def stop(self, stream: av.stream.Stream) -> None:
@@ -648,11 +659,13 @@ def load_clip(
 
 @dataclass(frozen=True)
 class DecodedMedia:
-    """What :func:`load_media` read: the duration (s), which streams there are, the frames asked
-    for (None without video or when none were asked) and the mono audio (None without audio or
-    when not asked)."""
+    """What :func:`load_media` read: the duration (s; ``video_duration``: the video stream's,
+    the one ``frame_times`` was given), which streams there are, the frames asked for (None
+    without video or when none were asked) and the mono audio (None without audio or when not
+    asked)."""
 
     duration: float
+    video_duration: float
     has_video: bool
     has_audio: bool
     frames: Frames | None
@@ -666,22 +679,29 @@ def load_media(
     audio: bool = True,
     sr: int = 16000,
     size: Size | None = None,
+    reference_frames_only: bool = False,
 ) -> DecodedMedia:
     """Everything a recognizer needs from an audio or video file, opened and decoded once.
 
     ``frame_times(video_duration)`` gives the times (s) of the frames wanted (None or empty:
     none); ``audio``: whether to decode the audio track (at ``sr`` Hz, mono). Audio and video
     packets are demuxed together and video decoding stops after the last frame needed.
+    ``reference_frames_only``: the decoder skips the frames no other frame refers to (H.264's
+    B-frames; about half of a typical stream's, 20 % less decoding time): the frame at a
+    target time is then the last reference frame before it, a few frames earlier at most.
     Conventions as :func:`load_frames` and :func:`load_audio`; media errors name the file.
     """
     with _open(path) as reader:
         video = reader.video_stream() if _video_streams(reader.container) else None
+        if video is not None and reference_frames_only:
+            video.codec_context.skip_frame = "NONREF"
         has_audio = bool(_audio_streams(reader.container))
         streams = [s for s in (video, reader.audio_stream() if has_audio else None) if s is not None]
         duration = reader.duration or max(_stream_duration(reader, s) for s in streams)
         times = None
+        video_duration = _stream_duration(reader, video) if video is not None else 0.0
         if video is not None and frame_times is not None:
-            times = frame_times(_stream_duration(reader, video))
+            times = frame_times(video_duration)
         sink = _AudioSink(reader.audio_stream()) if audio and has_audio else None
         frames = None
         if times is not None and len(times):
@@ -692,7 +712,7 @@ def load_media(
             for frame in reader.frames(sink.stream):
                 sink.add(frame)  # type: ignore[arg-type]
         signal = None if sink is None else _resample(sink.signal(reader), sink.rate, sr)
-        return DecodedMedia(duration, video is not None, has_audio, frames, signal)
+        return DecodedMedia(duration, video_duration, video is not None, has_audio, frames, signal)
 
 
 # --- probe -------------------------------------------------------------------------------

@@ -78,7 +78,19 @@ class AudioBranch(Branch):
             import soxr
 
             signal = soxr.resample(signal, sr, SAMPLE_RATE, quality="HQ").astype(np.float32)
-        return signal_features(signal, self.recipe)
+        return signal_features(signal, self.recipe, runtime=self._runtime())
+
+    def _runtime(self) -> list[dict[str, Any] | None] | None:
+        """Per extractor, the hidden states worth computing when the head reads only some
+        (a ``layerwise`` head on ``whisper_layers_*`` features): the features it reads are the
+        same, the later encoder layers are not run."""
+        needed = getattr(self.head, "states_needed", None)
+        extractors = self.recipe["features"]["extractor"]
+        names = extractors if isinstance(extractors, list) else [extractors]
+        if needed is None or not all(n.startswith("whisper_layers_") for n in names):
+            return None
+        states = needed()
+        return [{"states": s} for s in states] if len(states) == len(names) else None
 
     def proba_of_signal(self, signal: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
         """(n_labels,) probabilities for one signal, in :attr:`labels` order (no speech checks)."""
