@@ -86,10 +86,18 @@ def cpu_description() -> dict[str, object]:
     return {"model": model, "extensions": [f for f in _FLAGS if f in flags]}
 
 
+def _cpu_ticks() -> list[int]:
+    """The machine's CPU time counters (user, nice, system, idle, iowait, irq, softirq, steal...)."""
+    try:
+        return [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except OSError:
+        return []
+
+
 def onednn_isa() -> str:
     """The ISA oneDNN reports it dispatches to, from a tiny convolution in a child process with
     ``ONEDNN_VERBOSE=1`` (inheriting this process's caps)."""
-    code = "import torch; torch.nn.functional.conv2d(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 3, 3))"
+    code = "import torch; torch.nn.functional.conv2d(torch.rand(4, 16, 32, 32), torch.rand(16, 16, 3, 3))"
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "ONEDNN_VERBOSE": "1"},
                          capture_output=True, text=True, timeout=120).stdout
     return next((line.split("isa:", 1)[1].strip() for line in out.splitlines() if "isa:" in line), "unknown")
@@ -132,6 +140,7 @@ def main() -> int:
         face = model.branches["face"]
         assert isinstance(face, FaceBranch)
         rows = []
+        steal_before = _cpu_ticks()
         for clip in clips:
             duration = probe(clip).duration
             model.analyse(clip)
@@ -149,6 +158,7 @@ def main() -> int:
                 "size": f"{info.video.width}x{info.video.height}" if info.video else None,
                 "duration_s": round(duration, 3),
                 "seconds": round(total, 4),
+                "fastest_s": round(min(r[0] for r in runs), 4),
                 "real_time_factor": round(total / duration, 4),
                 "frames_analysed": n_frames,
                 "frames_analysed_per_video_second": round(n_frames / duration, 2),
@@ -161,6 +171,7 @@ def main() -> int:
         for clip in clips:
             model.analyse(clip)
         batch = time.perf_counter() - tic
+        ticks = [b - a for a, b in zip(steal_before, _cpu_ticks())]
     document = {
         "isa": args.isa,
         "caps": {k: os.environ[k] for k in AVX2_CAP if k in os.environ},
@@ -179,6 +190,7 @@ def main() -> int:
         "clips": rows,
         "batch": {"clips": len(clips), "seconds": round(batch, 3), "clips_per_minute": round(60 * len(clips) / batch, 1)},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "steal_share": round(ticks[7] / max(sum(ticks), 1), 4) if len(ticks) > 7 else None,
     }
     atomic_write_bytes(args.out, (json.dumps(document, indent=2) + "\n").encode())
     print(f"batch: {document['batch']['clips_per_minute']} clips/min; peak RSS {document['peak_rss_mb']} MB")

@@ -117,22 +117,32 @@ def speed() -> str:
     lines = []
     path = RESULTS / "predict_speed.json"
     if path.is_file():
-        doc = json.loads(path.read_text())
+        top = json.loads(path.read_text())
+        cpu = top["cpu"]
         lines += [
-            f"`avemotion predict` with the default model, {doc['cpu_count']} CPU cores, torch threads "
-            f"{doc['torch_threads']}, {doc['date'][:10]}; `python benchmarks/predict_speed.py` (median of "
-            f"{doc['repeats']} warm runs per clip, after one warm-up run that also loads the encoders).",
-            "",
-            "| clip | size | media s | analysis s | real-time factor | frames analysed / s of video | decode | face detection | face model | audio features | audio model |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            f"`avemotion predict` with the default model on {cpu['model']} ({', '.join(cpu['extensions'])}), "
+            f"{top['date'][:10]}; `python benchmarks/predict_speed.py`: each clip analysed once to warm up, then "
+            "the median of the warm runs; the AVX2 case caps every runtime to AVX2 in a child process.",
         ]
-        for r in doc["clips"]:
-            st = r["stages_s"]
-            cells = [f"{st.get(k, 0.0):.3f}" for k in ("decode", "face_detection", "face_model", "audio_features", "audio_model")]
-            lines.append(f"| {r['clip']} | {r['size']} | {r['duration_s']:.2f} | {r['seconds']:.3f} | "
-                         f"{r['real_time_factor']:.3f} | {r['frames_analysed_per_video_second']:.1f} | " + " | ".join(cells) + " |")
-        lines += ["", f"Batch of {doc['batch']['clips']} clips with a warm model: {doc['batch']['clips_per_minute']} "
-                  f"clips per minute; peak RSS {doc['peak_rss_mb']:.0f} MB."]
+        for isa, doc in top["cases"].items():
+            name = "native" if isa == "native" else "capped to AVX2 (" + ", ".join(f"`{k}={v}`" for k, v in doc["caps"].items()) + ")"
+            lines += [
+                "",
+                f"**{name}**: PyTorch reports `{doc['torch_cpu_capability']}`, oneDNN dispatches to `{doc['onednn_isa']}`; "
+                f"{doc['cpu_count']} cores, torch threads {doc['torch_threads']}, face model in {doc['face_model_precision']}, "
+                f"{doc['repeats']} runs per clip.",
+                "",
+                "| clip | size | media s | analysis s (median) | fastest run s | real-time factor | frames analysed / s of video | decode | face detection | face model | audio features | audio model |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            ]
+            for r in doc["clips"]:
+                st = r["stages_s"]
+                cells = [f"{st.get(k, 0.0):.3f}" for k in ("decode", "face_detection", "face_model", "audio_features", "audio_model")]
+                lines.append(f"| {r['clip']} | {r['size']} | {r['duration_s']:.2f} | {r['seconds']:.3f} | {r['fastest_s']:.3f} | "
+                             f"{r['real_time_factor']:.3f} | {r['frames_analysed_per_video_second']:.1f} | " + " | ".join(cells) + " |")
+            lines += ["", f"Batch of {doc['batch']['clips']} clips with a warm model: {doc['batch']['clips_per_minute']} "
+                      f"clips per minute; peak RSS {doc['peak_rss_mb']:.0f} MB; CPU time stolen by the host during the "
+                      f"case: {100 * doc['steal_share']:.0f} %."]
     path = RESULTS / "face_speed.json"
     if path.is_file():
         doc = json.loads(path.read_text())

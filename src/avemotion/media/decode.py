@@ -687,14 +687,16 @@ def load_media(
     none); ``audio``: whether to decode the audio track (at ``sr`` Hz, mono). Audio and video
     packets are demuxed together and video decoding stops after the last frame needed.
     ``reference_frames_only``: the decoder skips the frames no other frame refers to (H.264's
-    B-frames; about half of a typical stream's, 20 % less decoding time): the frame at a
-    target time is then the last reference frame before it, a few frames earlier at most.
+    B-frames; about half of a typical stream's, 20 % less decoding time) and the deblocking
+    filter (another 10-20 %): the frame at a target time is then the last reference frame
+    before it, a few frames earlier at most, without the smoothing of block edges.
     Conventions as :func:`load_frames` and :func:`load_audio`; media errors name the file.
     """
     with _open(path) as reader:
         video = reader.video_stream() if _video_streams(reader.container) else None
         if video is not None and reference_frames_only:
             video.codec_context.skip_frame = "NONREF"
+            video.codec_context.options = {"skip_loop_filter": "all"}
         has_audio = bool(_audio_streams(reader.container))
         streams = [s for s in (video, reader.audio_stream() if has_audio else None) if s is not None]
         duration = reader.duration or max(_stream_duration(reader, s) for s in streams)
