@@ -200,3 +200,22 @@ def test_reference_frames_only_decodes_frames_at_or_before_each_target(tmp_path:
     assert exact.frames is not None and fast.frames is not None and len(fast.frames) == len(exact.frames) == 12
     gap = exact.frames.times - fast.frames.times
     assert np.all(gap >= -1e-6) and np.all(gap <= 0.2)  # the last reference frame before, at most a few frames off
+
+
+def test_a_recipe_can_keep_chosen_whisper_states() -> None:
+    from avemotion.features import signal_features
+    from avemotion.recipes import RecipeError, validate
+
+    recipe = validate({
+        "labels": "ravdess8",
+        "features": {"extractor": ["whisper_layers_base", "whisper_layers_tiny"], "states": [[3, 4], [2]]},
+        "model": {"name": "logistic"},
+        "training": {"validation_fraction": 0.1, "seed": 0},
+    })
+    signal = decode.load_audio(SAMPLE, 16000)
+    kept = signal_features(signal, recipe)
+    full = signal_features(signal, {"features": {"extractor": recipe["features"]["extractor"], "params": {}}})
+    base, tiny = full[: 7 * 1024].reshape(7, 1024), full[7 * 1024 :].reshape(5, 768)
+    np.testing.assert_array_equal(kept, np.concatenate([base[3], base[4], tiny[2]]))
+    with pytest.raises(RecipeError, match="features.states"):
+        validate({**recipe, "features": {"extractor": ["mfcc"], "states": [[1]]}})

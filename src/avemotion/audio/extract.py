@@ -41,7 +41,10 @@ from avemotion.cache import FeatureCache
 from avemotion.errors import AvemotionError, MediaNotFoundError, UnsupportedMediaError
 from avemotion.media.decode import load_audio
 
-__all__ = ["EXTRACTORS", "Extractor", "cache_params", "compute", "extract", "extract_all", "extract_many", "extractor_params"]
+__all__ = [
+    "EXTRACTORS", "Extractor", "cache_params", "compute", "extract", "extract_all", "extract_many", "extractor_params",
+    "state_count",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -134,6 +137,14 @@ def cache_params(name: str, *, sr: int = 16000, **params: Any) -> dict[str, Any]
     full = extractor_params(name, sr=sr, **params)
     identity = _extractor(name).identity
     return {**full, **identity(full)} if identity is not None else full
+
+
+def state_count(name: str, params: Mapping[str, Any]) -> int:
+    """How many hidden states a ``whisper_layers_*`` extractor's vector holds (layers + 1)."""
+    extractor = _extractor(name)
+    if extractor.function is not whisper.whisper_layers:
+        raise ValueError(f"extractor {name!r} has no hidden states to choose from (a whisper_layers_* extractor has)")
+    return whisper.load_encoder(extractor_params(name, **params)["model"]).n_layers + 1
 
 
 def compute(

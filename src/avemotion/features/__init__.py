@@ -3,7 +3,10 @@ training and the benchmarks share (no training here).
 
 A recipe's ``features`` block names one extractor or several (``extractor: [a, b]``; their
 vectors are concatenated) with their parameters; :func:`recipe_modality` says which table
-column its clips are read from (``audio``, ``video`` or ``image``).
+column its clips are read from (``audio``, ``video`` or ``image``). For the Whisper layer
+extractors (``whisper_layers_*``) ``states: [[3, 4], [2, 3]]`` keeps only those hidden states
+of each (their mean and std), in that order: the cache holds every state, a signal's
+features compute only up to the last one kept.
 
 * :func:`signal_features`: one in-memory 16 kHz signal, no cache;
 * :func:`file_features`: one audio or video file, through the feature cache;
@@ -19,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 from tqdm import tqdm
 
-from avemotion.audio.extract import compute, extract_all
+from avemotion.audio.extract import compute, extract_all, state_count
 from avemotion.cache import FeatureCache
 from avemotion.errors import AvemotionError
 from avemotion.visual.extract import VIDEO_EXTRACTORS
@@ -52,6 +55,23 @@ def stack(arrays: Sequence[np.ndarray], length: int | None = None) -> np.ndarray
     return out
 
 
+def _kept_states(recipe: dict[str, Any]) -> list[list[int]] | None:
+    states = recipe["features"].get("states")
+    return None if states is None else [[int(i) for i in s] for s in states]
+
+
+def _select(parts: list[np.ndarray], recipe: dict[str, Any]) -> list[np.ndarray]:
+    """``parts`` with only the hidden states the recipe's ``states`` keeps (all without it)."""
+    kept = _kept_states(recipe)
+    if kept is None:
+        return parts
+    specs = feature_specs(recipe)
+    return [
+        part.reshape(state_count(name, params), -1)[states].reshape(-1)
+        for part, (name, params), states in zip(parts, specs, kept, strict=True)
+    ]
+
+
 def _combine(parts: list[np.ndarray]) -> np.ndarray:
     if len(parts) == 1:
         return np.asarray(parts[0], dtype=np.float32)
@@ -67,10 +87,14 @@ def signal_features(
     """The recipe's feature of one in-memory mono signal (no cache); ``runtime``: per extractor,
     in order, values of its runtime parameters (see :class:`avemotion.audio.extract.Extractor`)."""
     specs = feature_specs(recipe)
+    kept = _kept_states(recipe)
+    if runtime is None and kept is not None:
+        runtime = [{"states": 1 + max(s)} for s in kept]
     hints = list(runtime) if runtime is not None else [None] * len(specs)
     if len(hints) != len(specs):
         raise ValueError(f"{len(hints)} runtime parameter sets for {len(specs)} extractors")
-    return _combine([compute(name, signal, sr, runtime=hint, **params) for (name, params), hint in zip(specs, hints)])
+    parts = [compute(name, signal, sr, runtime=hint, **params) for (name, params), hint in zip(specs, hints)]
+    return _combine(_select(parts, recipe))
 
 
 def media_column(recipe: dict[str, Any]) -> str:
@@ -87,7 +111,7 @@ def file_features(path: str, recipe: dict[str, Any], cache: FeatureCache | None 
     specs = feature_specs(recipe)
     if media_column(recipe) == "video":
         return _combine([VIDEO_EXTRACTORS[name](path, cache=cache, **params) for name, params in specs])
-    return _combine(extract_all(path, specs, sr=SAMPLE_RATE, cache=cache))
+    return _combine(_select(extract_all(path, specs, sr=SAMPLE_RATE, cache=cache), recipe))
 
 
 def recipe_features(

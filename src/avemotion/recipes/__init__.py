@@ -158,6 +158,14 @@ def _check_features(features: dict[str, Any], source: str) -> None:
             extractor_params(name, **(params or {}))
         except ValueError as err:
             raise RecipeError(source, f"features.params: {err}") from None
+    _no_unknown(features, ("extractor", "params", "states"), "features", source)
+    states = features.get("states")
+    if states is not None:
+        ok = isinstance(states, list) and len(states) == len(names) and all(
+            isinstance(s, list) and s and all(isinstance(i, int) and i >= 0 for i in s) for s in states
+        )
+        if not ok or not all(n.startswith("whisper_layers_") for n in names):
+            raise RecipeError(source, "features.states: one list of hidden-state indices (>= 0) per whisper_layers_* extractor")
 
 
 def _check_augmentation(augmentation: dict[str, Any], source: str) -> None:
