@@ -160,6 +160,24 @@ def speed() -> str:
     return "\n".join(lines) if lines else "(no speed results yet: run benchmarks/predict_speed.py)"
 
 
+def service() -> str:
+    doc = _results("service_load")
+    if doc is None:
+        return _missing("service_load")
+    lat = doc["latency_s_of_analysed"]
+    kinds = "; ".join(f"{k}: " + ", ".join(f"{n} x {c}" for c, n in sorted(v.items())) for k, v in doc["answers_by_client_kind"].items())
+    return "\n".join([
+        "| clients | seconds | requests | without an HTTP answer | clips analysed | one client alone s | analysed / min | p50 s | p95 s | server peak RSS | server up at the end |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| {doc['clients']} | {doc['seconds']:.0f} | {doc['requests']} | {doc['without_http_answer']} | {doc['analysed']} | "
+        f"{doc['latency_s_one_client_idle_server']} | "
+        f"{doc['analysed_per_minute']} | {lat['p50']} | {lat['p95']} | {doc['server_peak_rss_mb']:.0f} MB | "
+        f"{'yes' if doc['server_alive_at_end'] else 'NO'} |",
+        "",
+        f"Answers per kind of client (status x count): {kinds}. {doc['cpu_count']} CPU cores, {doc['date'][:10]}.",
+    ])
+
+
 CORPUS_NAMES = {"tess": "TESS", "turev": "TurEV-DB", "ravdess": "RAVDESS 1-20", "crema_d": "CREMA-D samples"}
 VARIANT_NAMES = {
     "recipe": "the recipe (layers chosen by inner CV, corpora weighted by sqrt of size)",
@@ -227,7 +245,7 @@ def cross_corpus() -> str:
 
 
 TABLES = {"ravdess-audio-table": ravdess_audio, "cross-corpus-table": cross_corpus, "ravdess-av-table": ravdess_av,
-          "speed-table": speed}
+          "speed-table": speed, "service-table": service}
 
 
 def write_readme(path: Path = README) -> None:

@@ -219,3 +219,22 @@ def test_a_recipe_can_keep_chosen_whisper_states() -> None:
     np.testing.assert_array_equal(kept, np.concatenate([base[3], base[4], tiny[2]]))
     with pytest.raises(RecipeError, match="features.states"):
         validate({**recipe, "features": {"extractor": ["mfcc"], "states": [[1]]}})
+
+
+def test_a_face_crop_image_is_recognised_without_detection_and_calm_is_not_invented(
+    default: Recognizer, shared_data: Path, tmp_path: Path
+) -> None:
+    images = sorted((shared_data / "fer2013" / "test" / "sad").glob("*.jpg"))[:3]
+    face = default.branches["face"]
+    assert isinstance(face, FaceBranch)
+    for image in images:
+        prediction = default.analyse(image)
+        assert prediction.used == ["face"] and prediction.skipped == {"audio": "an image has no audio"}
+        own = prediction.modalities["face"]
+        assert prediction.probabilities["calm"] == 0.0
+        assert prediction.probabilities["neutral"] == pytest.approx(own["neutral"])  # not halved with calm
+    out = tmp_path / "fer.json"
+    assert main(["evaluate", "--model", "default", "--data", str(shared_data / "fer2013" / "test"), "--limit", "40",
+                 "--json", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["n"] == 40 and metrics["details"]["failures"] == []  # every clip counted, none "no face"

@@ -224,32 +224,3 @@ def test_cli_train_a_seed_system_on_audio_and_video_then_on_audio_alone(
     err = capsys.readouterr().err
     assert "skipped the video branch: no clip of the data has video" in err
     assert not (tmp_path / "a" / "video").exists()
-
-
-def test_http_service_predicts_an_uploaded_clip_and_reports_a_bad_one(recognizer: Recognizer) -> None:
-    import threading
-    import urllib.error
-    import urllib.request
-
-    from avemotion.cli.serve_cmd import make_server
-
-    server = make_server(recognizer, "default", port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
-        health = json.loads(urllib.request.urlopen(f"{base}/health").read())
-        assert health["status"] == "ok" and health["labels"] == EIGHT
-        request = urllib.request.Request(f"{base}/predict?name=sample.mp4", data=SAMPLE.read_bytes(), method="POST")
-        answer = json.loads(urllib.request.urlopen(request).read())
-        prediction = answer["predictions"][0]
-        assert prediction["source"] == "sample.mp4" and prediction["used"] == ["audio", "face"]
-        assert prediction["probabilities"] == pytest.approx(recognizer.analyse(SAMPLE).probabilities)
-        bad = urllib.request.Request(f"{base}/predict?name=broken.mp4", data=b"not a video", method="POST")
-        with pytest.raises(urllib.error.HTTPError) as error:
-            urllib.request.urlopen(bad)
-        assert error.value.code == 422
-        assert json.loads(error.value.read())["error"].startswith("broken.mp4: ")
-    finally:
-        server.shutdown()
-        server.server_close()

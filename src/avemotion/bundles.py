@@ -48,6 +48,9 @@ SHIPPED: dict[str, str] = {
 }
 
 
+#: The kinds of bundle (``bundle.json``'s ``kind``): single branches and the recognizers made of them.
+KINDS = ("audio", "face", "video", "recognizer", "av-au")
+
 #: Estimator kind recorded in ``bundle.json`` -> its class (each has ``save`` and ``load``).
 ESTIMATORS: dict[str, Any] = {
     "logistic": LogisticHead,
@@ -130,6 +133,8 @@ def read_config(name_or_path: str | os.PathLike[str]) -> tuple[Path, dict[str, A
     for key in ("kind", "labels"):
         if key not in config:
             raise BundleError(file, f"has no {key!r}")
+    if not isinstance(config["kind"], str) or not config["kind"]:
+        raise BundleError(file, f"its 'kind' must name the kind of bundle ({', '.join(KINDS)}), not {json.dumps(config['kind'])}")
     return path, config
 
 
@@ -221,8 +226,13 @@ def load_estimator(folder: Path, config: dict[str, Any]) -> Any:
     """The fitted estimator of the bundle in ``folder`` (``config``: its ``bundle.json``).
     A missing, truncated or unreadable estimator file is a one-line BundleError naming it."""
     kind = config.get("estimator")
+    if kind is None:
+        what = config.get("kind")
+        problem = (f"a {what} bundle holds no estimator of its own (it combines other bundles)"
+                   if what in ("recognizer", "av-au") else f"names no estimator (known: {', '.join(ESTIMATORS)})")
+        raise BundleError(folder / BUNDLE_FILE, problem)
     if kind not in ESTIMATORS:
-        raise BundleError(folder / BUNDLE_FILE, f"unknown estimator kind {kind!r} (known: {', '.join(ESTIMATORS)})")
+        raise BundleError(folder / BUNDLE_FILE, f"unknown estimator kind {kind} (known: {', '.join(ESTIMATORS)})")
     where = folder / "estimator"
     if not where.is_dir():
         raise BundleError(where, "missing: the bundle's estimator folder is not there")

@@ -27,6 +27,7 @@ import platformdirs
 
 from avemotion.core.atomic import atomic_write_bytes, atomic_write_npz
 from avemotion.core.env import CACHE_DIR_VAR
+from avemotion.core.folders import unwritable_reason
 from avemotion.errors import CacheError
 
 ENV_VAR = CACHE_DIR_VAR
@@ -39,6 +40,22 @@ def default_cache_dir() -> Path:
     """``$AVEMOTION_CACHE_DIR`` if set, else the platform's user cache folder for avemotion."""
     env = os.environ.get(ENV_VAR)
     return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("avemotion"))
+
+
+def cannot_write(root: str | os.PathLike[str], error: OSError | str) -> CacheError:
+    """The :class:`~avemotion.errors.CacheError` for a cache folder ``root`` that cannot be written."""
+    reason = error if isinstance(error, str) else (error.strerror or str(error)).lower()
+    return CacheError(root, f"cannot write the cache folder ({reason}); give a writable one with --cache-dir or ${ENV_VAR}")
+
+
+def check_writable(root: str | os.PathLike[str] | None = None) -> Path:
+    """The cache folder (``root`` or :func:`default_cache_dir`), made if missing; raises
+    :class:`~avemotion.errors.CacheError` when no file can be written in it."""
+    folder = Path(root).expanduser() if root is not None else default_cache_dir()
+    reason = unwritable_reason(folder)
+    if reason is not None:
+        raise cannot_write(folder, reason)
+    return folder
 
 
 def _hash_file(path: Path) -> str:
@@ -126,11 +143,15 @@ class FeatureCache:
         return value[_VALUE] if set(value) == {_VALUE} else value
 
     def put(self, extractor: str, key: str, value: Feature) -> None:
-        """Store ``value`` atomically under ``key``."""
+        """Store ``value`` atomically under ``key`` (:class:`~avemotion.errors.CacheError` when the
+        cache folder cannot be written)."""
         arrays = {_VALUE: np.asarray(value)} if not isinstance(value, dict) else dict(value)
         if _VALUE in arrays and len(arrays) > 1:
             raise ValueError(f"a feature dict may not use the reserved name {_VALUE!r}")
-        atomic_write_npz(self._entry(extractor, key), arrays)
+        try:
+            atomic_write_npz(self._entry(extractor, key), arrays)
+        except OSError as error:
+            raise cannot_write(self.root, error) from None
 
     def get_or_compute(
         self,

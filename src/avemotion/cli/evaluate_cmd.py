@@ -1,11 +1,18 @@
 """``avemotion evaluate``: score a model on a labelled corpus, with a metrics JSON and an HTML report.
 
 Without ``--split`` the trained model predicts every clip of the data (video where a clip has
-one, else its audio; an audio + AU model also gets the clip's AU means) and is scored on the
-labels the model and the data share. With ``--split NAME`` the model's *recipe* is
-cross-validated on the data instead (a fresh model trained per fold, speaker-independent), so
-that a model is never scored on speakers it was trained on. ``--data`` takes folders and manifest
-CSVs of any mix of corpora (read into one table by :func:`~avemotion.corpora.read_corpora`).
+one, else its audio, else its image; an audio + AU model also gets the clip's AU means) and is
+scored on the labels the model and the data share. ``--split`` takes either:
+
+* a corpus partition, ``train``, ``validation`` or ``test`` (FER2013's own partitions, a
+  manifest's ``split`` column): the trained model predicts the clips of that partition only;
+* a named speaker-independent split (:data:`avemotion.corpora.splits.NAMED_SPLITS`, e.g.
+  ``ravdess-si5``, ``speaker5``): the model's *recipe* (audio or video) is cross-validated on the
+  data instead (a fresh model trained per fold), so that a model is never scored on speakers it
+  was trained on.
+
+``--data`` takes folders and manifest CSVs of any mix of corpora (read into one table by
+:func:`~avemotion.corpora.read_corpora`).
 """
 
 from __future__ import annotations
@@ -25,6 +32,21 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+#: The partitions a corpus may have (FER2013's, a manifest's ``split`` column).
+PARTITIONS = ("train", "validation", "test")
+
+
+def count(text: str) -> int:
+    """An argparse ``type=``: an integer >= 1 (``--limit``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number >= 1")
+    return value
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate",
@@ -35,10 +57,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="default", help="model name or bundle folder (default: %(default)s)")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR",
                    help="corpus folder(s) or manifest CSV(s), of one corpus or several")
-    p.add_argument("--split", help="cross-validate the model's recipe on this split instead (e.g. ravdess-si5)")
+    p.add_argument("--split", metavar="NAME",
+                   help="train, validation or test: score the trained model on that partition of the data only "
+                        "(e.g. FER2013's test images); or a named speaker-independent split (ravdess-si5, "
+                        "ravdess-6fold, seed003, partition, speaker5, speaker10): cross-validate the model's audio "
+                        "or video recipe on the data instead, a fresh model per fold")
     p.add_argument("--json", type=Path, metavar="OUT", help="write the metrics JSON here")
     p.add_argument("--report", type=Path, metavar="DIR", help="write report.html and its plots here")
-    p.add_argument("--limit", type=int, help="score only the first N clips (a quick look)")
+    p.add_argument("--limit", type=count, metavar="N", help="score only the first N clips (a quick look)")
     p.add_argument("--adapt", action="store_true",
                    help="adapt the audio model to the data first, without labels (test-time adaptation over "
                         "all the clips given; reads every file once more)")
@@ -81,15 +107,34 @@ def _predict_table(model: Any, table: pd.DataFrame, failures: list[str]) -> tupl
 
 
 def _cross_validate(args: argparse.Namespace, table: pd.DataFrame, details: dict[str, Any]) -> int:
-    from avemotion.bundles import load_bundle
+    from avemotion.bundles import load_bundle, read_config
     from avemotion.core.atomic import atomic_write_bytes
+    from avemotion.corpora.splits import get_split
     from avemotion.evaluation.report import report_from_crossval
+    from avemotion.features import recipe_modality
     from avemotion.training.pipeline import cross_validate_recipe
 
-    bundle = load_bundle("audio" if args.model == "default" else args.model)
+    name = "audio" if args.model == "default" else args.model
+    shown = "default (its audio branch)" if args.model == "default" else args.model
+    _, config = read_config(name)
+    if config["kind"] not in ("audio", "video"):
+        raise AvemotionError(f"--split {args.split}: model {shown} is a bundle of kind {config['kind']}; a named split "
+                             f"cross-validates an audio or video bundle's recipe (use --split {'/'.join(PARTITIONS)} "
+                             "to score this model on a partition of the data)")
+    bundle = load_bundle(name)
     recipe = bundle.recipe
-    if "features" not in recipe or "model" not in recipe:
-        raise AvemotionError(f"model {args.model}: its recipe cannot be cross-validated here (an audio recipe is needed)")
+    if not recipe or "features" not in recipe or "model" not in recipe:
+        raise AvemotionError(f"--split {args.split}: model {shown} has no single recipe to cross-validate "
+                             f"(an audio or video recipe is needed); use --split {'/'.join(PARTITIONS)} to score it "
+                             "on a partition of the data")
+    column = recipe_modality(recipe)
+    if column not in ("audio", "video"):
+        raise AvemotionError(f"--split {args.split}: model {shown} has a {column} recipe; only audio and video "
+                             "recipes are cross-validated here")
+    if column not in table.columns or table[column].isna().all():
+        raise AvemotionError(f"--split {args.split} cross-validates the {column} recipe of model {shown}; "
+                             f"{details['corpus']} has no {column} clips")
+    get_split(args.split, table[table[column].notna()].reset_index(drop=True))  # a split that cannot be made fails here, before the features
     run_dir = args.report or Path(f"evaluate-{args.split}")
     _, info = cross_validate_recipe(recipe, table, split=args.split, out_dir=run_dir / "crossval",
                                     progress=sys.stderr.isatty())
@@ -114,19 +159,36 @@ def _say(metrics: dict[str, Any], page: Path | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from avemotion.corpora import read_corpora
+    from avemotion.corpora.splits import NAMED_SPLITS
 
     corpus = read_corpora(*args.data)  # a missing folder is reported here, before a model loads
     table = corpus.table
+    data = ", ".join(map(str, args.data))
+    corpora = ", ".join(sorted(table["corpus"].unique()))
+    split = "none (the trained model predicts every clip)"
+    partition = args.split in PARTITIONS
+    if args.split and not partition and args.split not in NAMED_SPLITS:
+        raise AvemotionError(f"--split {args.split}: not a partition ({', '.join(PARTITIONS)}) nor a named split "
+                             f"({', '.join(NAMED_SPLITS)})")
+    if partition:
+        parts = table["partition"] if "partition" in table.columns else None
+        if parts is None or not (parts == args.split).any():
+            present = sorted(set(parts.dropna())) if parts is not None else []
+            has = f"its partitions are {', '.join(present)}" if present else "it has no partitions (FER2013 has)"
+            raise AvemotionError(f"--split {args.split}: {corpora} has no {args.split} partition; {has}")
+        table = table[parts == args.split].reset_index(drop=True)
     if args.limit:
         table = table.head(args.limit)
+    if partition:
+        split = f"{args.split} partition (the trained model predicts its {len(table)} clips)"
     details = {
         "model": args.model,
-        "data": ", ".join(map(str, args.data)),
-        "corpus": ", ".join(sorted(table["corpus"].unique())),
-        "split": args.split or "none (the trained model predicts every clip)",
+        "data": data,
+        "corpus": corpora,
+        "split": split if not args.split or partition else args.split,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
-    if args.split:
+    if args.split and not partition:
         return _cross_validate(args, table, details)
     import pandas as pd
 

@@ -106,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
             print(format_media(item))
         for item in corpora:
             print(format_corpus(item, None if args.all_unrecognised else SHOWN_UNRECOGNISED))
+        if len(failures) == 1 and not media and not corpora:  # the one path given: one line
+            raise AvemotionError(failures[0])
         if failures:
             print(f"{len(failures)} of the paths could not be read:", file=sys.stderr)
             for line in failures:

@@ -15,6 +15,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -29,6 +30,17 @@ if TYPE_CHECKING:
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS | IMAGE_EXTENSIONS
 
 
+def seconds(text: str) -> float:
+    """An argparse ``type=``: a finite number of seconds > 0 (``--window``, ``--hop``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number of seconds > 0")
+    return value
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict",
@@ -41,8 +53,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="default", help="model name or bundle folder (default: %(default)s)")
     p.add_argument("--au", metavar="CSV", help="OpenFace per-frame CSV for an audio + AU model (one input file)")
     p.add_argument("--timeline", action="store_true", help="predict over sliding windows")
-    p.add_argument("--window", type=float, default=2.0, help="timeline window, seconds (default: %(default)s)")
-    p.add_argument("--hop", type=float, default=1.0, help="timeline hop, seconds (default: %(default)s)")
+    p.add_argument("--window", type=seconds, default=2.0, help="timeline window, seconds (default: %(default)s)")
+    p.add_argument("--hop", type=seconds, default=1.0, help="timeline hop, seconds (default: %(default)s)")
     p.add_argument("--adapt", action="store_true",
                    help="adapt the audio model to all the inputs first, without labels (test-time adaptation: "
                         "for a set of recordings from one place or corpus; needs at least two; reads each once more)")

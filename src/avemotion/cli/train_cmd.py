@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.overwrite:
         raise AvemotionError(f"{args.out}: already exists (pass --overwrite to replace it)")
     from avemotion.corpora import read_corpora
+    from avemotion.corpora.splits import get_split
     from avemotion.features import recipe_modality
     from avemotion.fusion.multimodal import FUSIONS
     from avemotion.recipes import load_recipe
@@ -89,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
         raise AvemotionError(f"recipe {args.recipe}: face recipes train with scripts/train_face_model.py for now")
     table = read_corpora(*args.data).table
     without = int(table[kind].isna().sum())
+    if without == len(table):
+        corpora = ", ".join(sorted(map(str, table["corpus"].unique())))
+        raise AvemotionError(f"recipe {args.recipe} trains on {kind} clips; {corpora} has none")
+    if args.split:  # a split that cannot be made fails here, before any feature is extracted
+        get_split(args.split, table[table[kind].notna()].reset_index(drop=True))
     if without:
         print(f"skipping {without} clips without {kind} (recipe {args.recipe} trains on {kind})", file=sys.stderr)
     failures: list[str] = []
@@ -123,11 +129,14 @@ def _train_system(args: argparse.Namespace, system: dict[str, Any]) -> int:
     import numpy as np
 
     from avemotion.corpora import read_corpora
+    from avemotion.corpora.splits import get_split
     from avemotion.training.crossval import cross_validate
     from avemotion.training.systems import SystemClassifier, fit_system
 
     progress = sys.stderr.isatty()
     table = read_corpora(*args.data).table
+    if args.split:  # a split that cannot be made fails here, before any branch trains
+        get_split(args.split, table)
     failures: list[str] = []
     cv_dir = Path(tempfile.mkdtemp(prefix="avemotion-cv-"))
     try:

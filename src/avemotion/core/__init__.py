@@ -3,5 +3,6 @@
 
 :mod:`.labels` the canonical emotions and label sets, :mod:`.formats` the media file
 extensions, :mod:`.atomic` atomic file writes, :mod:`.sampling` the seeds' fixed-count rule,
-:mod:`.version` the package version, :mod:`.env` the environment variables' names.
+:mod:`.version` the package version, :mod:`.env` the environment variables' names,
+:mod:`.folders` whether a folder can be written.
 """

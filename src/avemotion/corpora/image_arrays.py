@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from avemotion.cache import default_cache_dir
+from avemotion.cache import cannot_write, default_cache_dir
 from avemotion.core.atomic import atomic_write_npz
 from avemotion.corpora import read_corpus
 from avemotion.corpora.images import load_image
@@ -54,7 +54,8 @@ def image_arrays(
     table = read_corpus(root, corpus=corpus).table.sort_values("clip_id", kind="stable")
     refs = [str(r) for r in table["image"]]
     digest = hashlib.sha256("\n".join([str(Path(root).resolve()), str(size), *refs]).encode()).hexdigest()[:20]
-    path = (cache_dir or default_cache_dir()) / "image_arrays" / f"{Path(root).resolve().name}-{size}-{digest}.npz"
+    folder = cache_dir or default_cache_dir()
+    path = folder / "image_arrays" / f"{Path(root).resolve().name}-{size}-{digest}.npz"
     if path.is_file():
         return load_arrays(path)
     images = np.stack([to_gray_square(load_image(r), size) for r in refs])
@@ -64,7 +65,10 @@ def image_arrays(
         table["clip_id"].to_numpy(dtype=str),
         table["partition"].fillna("").to_numpy(dtype=str),
     )
-    save_arrays(arrays, path, compressed=False)
+    try:
+        save_arrays(arrays, path, compressed=False)
+    except OSError as error:
+        raise cannot_write(folder, error) from None
     return arrays
 
 

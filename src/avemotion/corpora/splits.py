@@ -82,6 +82,11 @@ def check_folds(table: pd.DataFrame, folds: Sequence[Fold]) -> list[Fold]:
     return list(folds)
 
 
+def _count(n: int, noun: str) -> str:
+    """``3 speakers``, ``1 speaker``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _rows_of(speakers: np.ndarray, chosen: set[str]) -> np.ndarray:
     return np.flatnonzero(np.isin(speakers, sorted(chosen)))
 
@@ -92,8 +97,11 @@ def speaker_kfold(table: pd.DataFrame, n_splits: int = 5, *, seed: int = 0) -> l
     """
     speakers = _speakers(table)
     unique, counts = np.unique(speakers, return_counts=True)
-    if n_splits < 2 or n_splits > len(unique):
-        raise SplitError(f"{n_splits} folds by speaker need 2 to {len(unique)} folds: the data has {len(unique)} speakers")
+    if n_splits < 2:
+        raise SplitError(f"cross-validation needs at least 2 folds, not {n_splits}")
+    if n_splits > len(unique):
+        least = "at least 2 speakers" if len(unique) < 2 else f"a speaker per fold: {n_splits} speakers for {n_splits} folds"
+        raise SplitError(f"cross-validation by speaker needs {least}; the data has {_count(len(unique), 'speaker')}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(unique))
     order = order[np.argsort(-counts[order], kind="stable")]
@@ -158,7 +166,9 @@ def _split_speakers(
     n_val = max(1, round(validation * n_total)) if validation > 0 else 0
     n_test = max(1, round(test * n_total)) if test > 0 else 0
     if n_val + n_test >= n_total:
-        raise SplitError(f"split {name!r}: {n_total} speakers are too few for train, validation and test")
+        parts = " and ".join(["train", *(["validation"] if n_val else []), *(["test"] if n_test else [])])
+        raise SplitError(f"{name}: a split by speaker into {parts} needs at least {n_val + n_test + 1} speakers; "
+                         f"the data has {_count(n_total, 'speaker')}")
     # Interleave genders so the first speakers drawn alternate between them.
     pools = [list(rng.permutation(v)) for _, v in sorted(by_gender.items())]
     order: list[str] = []
@@ -187,7 +197,7 @@ def _ravdess_actor(speakers: np.ndarray) -> np.ndarray:
     for i, s in enumerate(speakers):
         m = re.fullmatch(r"ravdess:(\d+)", str(s))
         if m is None:
-            raise SplitError(f"speaker {s!r} is not a RAVDESS actor; this split is for RAVDESS only")
+            raise SplitError(f"speaker {s} is not a RAVDESS actor; this split is for RAVDESS only")
         actors[i] = int(m.group(1))
     return actors
 

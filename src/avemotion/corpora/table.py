@@ -91,7 +91,7 @@ def make_table(rows: Iterable[dict[str, Any]], extra_columns: Sequence[str] = ()
     table = table.astype(object).where(table.notna(), None)
     if table["clip_id"].duplicated().any():
         dup = table.loc[table["clip_id"].duplicated(), "clip_id"].iloc[0]
-        raise ValueError(f"duplicate clip_id {dup!r}")
+        raise ValueError(f"duplicate clip_id {dup}")
     return table.sort_values("clip_id", kind="stable").reset_index(drop=True)
 
 

@@ -30,23 +30,34 @@ def map_proba(
     source: Sequence[str] | np.ndarray,
     target: Sequence[str] | np.ndarray,
     equivalents: Mapping[str, str] = EQUIVALENTS,
+    *,
+    uncovered: str = "mean",
 ) -> np.ndarray:
-    """``(N, len(source))`` probabilities -> ``(N, len(target))``, by the module's rule."""
+    """``(N, len(source))`` probabilities -> ``(N, len(target))``, by the module's rule.
+
+    ``uncovered``: what a target label with no source label (nor equivalent) gets before the
+    rows are renormalised: ``"mean"`` of the others (for fusing with a branch that has it) or
+    ``"zero"`` (for reporting one branch's own probabilities on a wider label set)."""
     proba = np.asarray(proba, dtype=np.float64)
     if proba.ndim != 2 or proba.shape[1] != len(source):
         raise ValueError(f"proba has shape {proba.shape}, expected (N, {len(source)})")
     index = {label: j for j, label in enumerate(source)}
+    if uncovered not in ("mean", "zero"):
+        raise ValueError(f"uncovered must be 'mean' or 'zero', got {uncovered!r}")
+    fill = uncovered
     out = np.full((len(proba), len(target)), np.nan)
-    uncovered = []
+    missing = []
     for k, label in enumerate(target):
         j = index.get(label, index.get(equivalents.get(label, ""), -1))
         if j >= 0:
             out[:, k] = proba[:, j]
         else:
-            uncovered.append(k)
-    if len(uncovered) == len(target):
+            missing.append(k)
+    if len(missing) == len(target):
         raise ValueError(f"labels {list(source)} share nothing with {list(target)}")
-    if uncovered:
-        out[:, uncovered] = np.nanmean(out, axis=1, keepdims=True)
+    if missing and fill == "zero":
+        out[:, missing] = 0.0
+    elif missing:
+        out[:, missing] = np.nanmean(out, axis=1, keepdims=True)
     total = out.sum(axis=1, keepdims=True)
     return np.divide(out, total, out=np.full_like(out, 1.0 / len(target)), where=total > 0)

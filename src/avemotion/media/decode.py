@@ -248,6 +248,17 @@ def _video_streams(container: av.container.InputContainer) -> list[av.VideoStrea
     ]
 
 
+def _described(stream: av.AudioStream | av.VideoStream) -> bool:
+    """Whether FFmpeg found the stream's basic parameters: a sample rate and channels for audio,
+    a frame size for video. A demuxer chosen by the file name alone (a text file named ``.flac``)
+    gives a stream without them."""
+    if isinstance(stream, av.AudioStream):
+        audio = stream.codec_context
+        return audio.sample_rate > 0 and audio.layout.nb_channels > 0
+    video = stream.codec_context
+    return video.width > 0 and video.height > 0
+
+
 @contextmanager
 def _open(path: PathLike) -> Iterator[_Reader]:
     """Open ``path`` for reading; map every PyAV error, here or in the body, to a MediaError."""
@@ -259,9 +270,14 @@ def _open(path: PathLike) -> Iterator[_Reader]:
             raise CorruptMediaError(p, f"damaged: cannot be opened ({_reason(err)})") from None
         raise UnsupportedMediaError(p, "not an audio or video file") from None
     try:
-        if not _audio_streams(container) and not _video_streams(container):
+        streams: list[av.AudioStream | av.VideoStream] = [*_audio_streams(container), *_video_streams(container)]
+        if not streams:
             if _looks_like_media(head):
                 raise EmptyMediaError(p, "no audio or video streams")
+            raise UnsupportedMediaError(p, "not an audio or video file")
+        if not any(_described(s) for s in streams):
+            if _looks_like_media(head):
+                raise CorruptMediaError(p, "damaged: no stream has a sample rate or a frame size")
             raise UnsupportedMediaError(p, "not an audio or video file")
         if not _is_media_format(container):
             raise UnsupportedMediaError(p, "not an audio or video file")

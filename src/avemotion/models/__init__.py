@@ -15,6 +15,6 @@ from avemotion.models import (
     video,  # noqa: F401  (registers c3d, cnn2d_frames, cnn_lstm, alexnet_frames)
     visual,  # noqa: F401  (registers fer_cnn)
 )
-from avemotion.models.base import MODELS, EmotionNet, build_model, register
+from avemotion.models.base import MODELS, EmotionNet, build_model, hyper_parameter_names, register
 
-__all__ = ["MODELS", "EmotionNet", "audio", "build_model", "fusion", "register"]
+__all__ = ["MODELS", "EmotionNet", "audio", "build_model", "fusion", "hyper_parameter_names", "register"]

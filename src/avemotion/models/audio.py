@@ -407,6 +407,8 @@ class AlexNetMFCC(EmotionNet):
     parameters, 2.3 M of them in the first dense layer.
     """
 
+    kwargs_go_to = AlexNetTrunk
+
     def __init__(self, n_classes: int, n_mfcc: int = 20, max_frames: int = 282, **trunk: Any) -> None:
         """``trunk``: :class:`AlexNetTrunk` settings (default here: kernels 5, 3, 3, 3, 3 of stride 1)."""
         super().__init__()

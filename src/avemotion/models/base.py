@@ -9,9 +9,10 @@ the softmax of the logits.
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import nn
@@ -19,11 +20,17 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 class EmotionNet(nn.Module):
-    """Base class: subclasses build ``self.head`` and implement :meth:`embed`."""
+    """Base class: subclasses build ``self.head`` and implement :meth:`embed`.
+
+    A subclass whose constructor passes ``**kwargs`` on names the callable they go to in
+    :attr:`kwargs_go_to`, so that a recipe's ``model.params`` can be checked by name
+    (:func:`hyper_parameter_names`).
+    """
 
     embedding_dim: int
     n_classes: int
     head: nn.Module
+    kwargs_go_to: ClassVar[Callable[..., Any] | None] = None
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The penultimate representation, ``(B, embedding_dim)``."""
@@ -57,6 +64,27 @@ def register(name: str) -> Callable[[Callable[..., EmotionNet]], Callable[..., E
         return cls
 
     return add
+
+
+#: Constructor parameters a recipe's ``model.params`` may not set (the estimator sets them).
+SET_BY_ESTIMATOR = frozenset({"n_classes"})
+
+
+def hyper_parameter_names(builder: Callable[..., Any]) -> frozenset[str] | None:
+    """The keyword parameters ``builder`` (a :data:`MODELS` constructor or any estimator class)
+    takes from a recipe's ``model.params``: its own, less :data:`SET_BY_ESTIMATOR`, and where it
+    takes ``**kwargs`` the parameters with defaults of its ``kwargs_go_to``. ``None`` when they
+    cannot be known (``**kwargs`` going to nothing named)."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    parameters = inspect.signature(builder).parameters.values()
+    names = {p.name for p in parameters if p.kind in kinds} - SET_BY_ESTIMATOR
+    if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters):
+        target = getattr(builder, "kwargs_go_to", None)
+        if target is None:
+            return None
+        names |= {p.name for p in inspect.signature(target).parameters.values()
+                  if p.kind in kinds and p.default is not inspect.Parameter.empty}
+    return frozenset(names)
 
 
 def build_model(name: str, n_classes: int, **hyper_parameters: Any) -> EmotionNet:

@@ -277,6 +277,8 @@ class AlexNetFrames(EmotionNet):
     any T, standardised per clip (:func:`standardise_clips`).
     """
 
+    kwargs_go_to = AlexNetTrunk
+
     def __init__(self, n_classes: int, height: int = 224, width: int = 224, in_channels: int = 3, **trunk: Any) -> None:
         """``trunk``: :class:`~avemotion.models.audio.AlexNetTrunk` settings."""
         super().__init__()

@@ -384,6 +384,11 @@ class Recognizer:
 
     def _fused_proba(self, parts: Mapping[str, BranchOutput]) -> np.ndarray:
         """(n_labels,) fused probabilities over :attr:`labels` of the branches' outputs."""
+        if self.fuser is None and len(parts) == 1:
+            # one branch alone: its own probabilities, a label it lacks (the face's calm) at 0
+            # rather than a copy of its equivalent (which halved the face's neutral)
+            (only,) = parts.values()
+            return map_proba(only.proba[None], only.labels, self.labels, {}, uncovered="zero")[0]
         if self.fuser is None:
             mapped = [map_proba(o.proba[None], o.labels, self.labels) for o in parts.values()]
             weights = None if self.weights is None else [self.weights[m] for m in parts]

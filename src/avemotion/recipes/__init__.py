@@ -184,14 +184,24 @@ def _check_augmentation(augmentation: dict[str, Any], source: str) -> None:
 
 
 def _check_model(model: dict[str, Any], source: str) -> None:
+    """``name`` is a network (``MODELS``) or a head (``HEADS``), and every key of ``params`` one of
+    its constructor's parameters (so that a misspelt one is refused before any feature is extracted)."""
     from avemotion.estimators import HEADS
-    from avemotion.models import MODELS
+    from avemotion.models import MODELS, hyper_parameter_names
 
     _require(model, ("name",), "model", source)
-    model["params"] = dict(model.get("params") or {})
-    if model["name"] not in MODELS and model["name"] not in HEADS:
+    _no_unknown(model, ("name", "params"), "model", source)
+    params = model.get("params")
+    if params is not None and not isinstance(params, Mapping):
+        raise RecipeError(source, f"model.params must be a mapping, got {type(params).__name__}")
+    model["params"] = dict(params or {})
+    name = model["name"]
+    if not isinstance(name, str) or (name not in MODELS and name not in HEADS):
         known = sorted([*MODELS, *HEADS])
-        raise RecipeError(source, f"model.name {model['name']!r} is not one of {known}")
+        raise RecipeError(source, f"model.name {name!r} is not one of {known}")
+    accepted = hyper_parameter_names(HEADS[name] if name in HEADS else MODELS[name])
+    if accepted is not None:
+        _no_unknown(model["params"], accepted, f"model.params of {name}", source)
 
 
 def _check_training(training: dict[str, Any], source: str, *, neural: bool = True) -> None:

@@ -36,6 +36,7 @@ from avemotion.audio.features import check_not_silent
 from avemotion.cache import FeatureCache
 from avemotion.core.labels import label_set
 from avemotion.corpora.splits import Fold, speaker_train_test_split
+from avemotion.errors import AvemotionError
 from avemotion.estimators import HEADS
 from avemotion.estimators.neural import NeuralClassifier
 from avemotion.features import (
@@ -162,8 +163,12 @@ def recipe_data(
     without_media = [str(i) for i in ids[~present]]
     table = table[present].reset_index(drop=True)
     start = time.perf_counter()
+    if not len(table):
+        raise AvemotionError(f"the recipe reads {column} files; none of the {len(present)} clips has one")
     feats, failures = recipe_features(list(table[column]), recipe, cache=cache, progress=progress)
     keep = [i for i, f in enumerate(feats) if f is not None]
+    if not keep:
+        raise AvemotionError(f"no {column} file of the {len(table)} clips could be read (first: {failures[0][0]}: {failures[0][1]})")
     table = table.iloc[keep].reset_index(drop=True)
     X = stack([f for f in feats if f is not None])
     feature_seconds = time.perf_counter() - start
@@ -261,12 +266,15 @@ def fit_recipe(
 
     def split(t: pd.DataFrame) -> Fold:
         fraction = float(recipe["training"]["validation_fraction"])
-        return speaker_train_test_split(t, validation=fraction, test=0.0, seed=seed, name="ship")
+        return speaker_train_test_split(t, validation=fraction, test=0.0, seed=seed, name="training")
 
     copies = copies if recipe["model"]["name"] in MODELS else 0
+    labelled = table[table["emotion"].isin(labels)]
+    if not len(labelled):
+        raise AvemotionError(f"none of the {len(table)} clips has one of the recipe's emotions ({', '.join(labels)})")
     data = recipe_data(
         recipe,
-        table[table["emotion"].isin(labels)],
+        labelled,
         cache=cache if cache is not None else FeatureCache(),
         copies=copies,
         augment_rows=lambda t: split(t).train,

@@ -1,0 +1,84 @@
+"""A whole batch: inputs -> tasks (skipping the clips already done) -> an engine -> the output."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from tqdm import tqdm
+
+from avemotion.batch.engines import Task
+from avemotion.batch.results import ResultLog
+from avemotion.cache import FeatureCache
+from avemotion.errors import AvemotionError
+
+
+class Engine(Protocol):
+    def run(self, tasks: Any) -> Iterator[dict[str, Any]]: ...
+
+
+@dataclass
+class Summary:
+    """What a batch did: clips done (analysed), skipped (already in the output), failed, and
+    the time it took (s)."""
+
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def per_minute(self) -> float:
+        return 60.0 * (self.done + self.failed) / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        return (f"{self.done} done, {self.skipped} skipped (already in the output), {self.failed} failed; "
+                f"{self.per_minute:.1f} clips per minute")
+
+
+def run_batch(
+    files: Sequence[Path],
+    engine: Engine,
+    log: ResultLog,
+    *,
+    timeline: bool = False,
+    window: float = 2.0,
+    hop: float = 1.0,
+    progress: bool | None = None,
+) -> Summary:
+    """Analyse ``files`` with ``engine``, each clip's record written to ``log`` as soon as it is
+    done; clips already in ``log`` (same path and content hash) are skipped."""
+    cache = FeatureCache()
+    summary = Summary()
+    tasks: list[Task] = []
+    for path in files:
+        source = str(path)
+        try:
+            digest = cache.file_digest(path)
+        except AvemotionError as error:
+            log.write({"source": source, "sha256": "", "error": str(error)})
+            summary.failed += 1
+            summary.failures.append(str(error))
+            continue
+        if (source, digest) in log.done:
+            summary.skipped += 1
+            continue
+        tasks.append(Task(source, digest, timeline, window, hop))
+    show = sys.stderr.isatty() if progress is None else progress
+    tic = time.perf_counter()
+    with tqdm(total=len(tasks), desc="predict", unit="clip", disable=not show, smoothing=0.1) as bar:
+        for record in engine.run(tasks):
+            log.write(record)
+            if "error" in record:
+                summary.failed += 1
+                summary.failures.append(record["error"])
+            else:
+                summary.done += 1
+            bar.update(1)
+    summary.seconds = time.perf_counter() - tic
+    return summary
