@@ -178,6 +178,18 @@ def service() -> str:
     ])
 
 
+def batch() -> str:
+    doc = _results("batch_throughput")
+    if doc is None:
+        return _missing("batch_throughput")
+    lines = ["| run | seconds | clips | failed | clips per minute | peak memory (process tree) |", "|---|---|---|---|---|---|"]
+    for name, r in doc["runs"].items():
+        lines.append(f"| {name} | {r['seconds']} | {r['clips']} | {r['failed']} | {r['clips_per_minute']} | "
+                     f"{r['peak_rss_mb_process_tree']} MB |")
+    lines += ["", f"{doc['cpu_count']} CPU cores, {doc['date'][:10]}."]
+    return "\n".join(lines)
+
+
 CORPUS_NAMES = {"tess": "TESS", "turev": "TurEV-DB", "ravdess": "RAVDESS 1-20", "crema_d": "CREMA-D samples"}
 VARIANT_NAMES = {
     "recipe": "the recipe (layers chosen by inner CV, corpora weighted by sqrt of size)",
@@ -245,7 +257,7 @@ def cross_corpus() -> str:
 
 
 TABLES = {"ravdess-audio-table": ravdess_audio, "cross-corpus-table": cross_corpus, "ravdess-av-table": ravdess_av,
-          "speed-table": speed, "service-table": service}
+          "speed-table": speed, "service-table": service, "batch-table": batch}
 
 
 def write_readme(path: Path = README) -> None:

@@ -1,9 +1,11 @@
-"""Where a batch's clips are analysed: in this process, in worker processes on this machine, or
-over a Ray cluster. Every engine loads the model once per worker and yields one record per clip
-(see :mod:`.results`), in completion order, with a bounded number of clips in flight.
+"""Where a batch's items are processed: in this process, in worker processes on this machine,
+or over a Ray cluster.
 
-A record is what :func:`analyse_clip` returns: the clip's prediction dict (or ``timeline``),
-or ``error`` for a clip that failed; ``source`` and ``sha256`` are added by the caller's task.
+An engine maps a :class:`Job` over items: each worker calls ``job.setup()`` once (e.g. loads
+the model) and then ``job(state, item)`` for each item it is given; results come back in
+completion order with a bounded number of items in flight, so memory does not grow with the
+archive. Jobs: :class:`PredictJob` (one clip -> its record, see :mod:`.results`) and
+:class:`FeatureJob` (one file -> its recipe features in the feature cache).
 """
 
 from __future__ import annotations
@@ -12,9 +14,15 @@ import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from avemotion.errors import AvemotionError
+
+
+class Job(Protocol):
+    def setup(self) -> Any: ...
+
+    def __call__(self, state: Any, item: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -28,69 +36,189 @@ class Task:
     hop: float = 1.0
 
 
+def _threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 @dataclass(frozen=True)
-class ModelSpec:
-    """The model every worker loads: a bundle name or folder, and torch threads per worker."""
+class PredictJob:
+    """Analyse clips with the recognizer ``model`` (a bundle name or folder); torch on
+    ``threads`` threads per worker when given."""
 
     model: str = "default"
     threads: int | None = None
 
+    def setup(self) -> Any:
+        _threads(self.threads)
+        from avemotion.prediction.recognizer import Recognizer
 
-def load_model(spec: ModelSpec) -> Any:
-    """The recognizer of ``spec`` (torch on ``spec.threads`` threads when given)."""
-    if spec.threads:
-        import torch
+        return Recognizer.load(self.model)
 
-        torch.set_num_threads(spec.threads)
-    from avemotion.prediction.recognizer import Recognizer
+    def __call__(self, recognizer: Any, task: Task) -> dict[str, Any]:
+        """The record of one clip: its prediction (or timeline), or the error that stopped it."""
+        record: dict[str, Any] = {}
+        try:
+            if task.timeline:
+                windows = recognizer.timeline(task.source, window=task.window, hop=task.hop)
+                record["timeline"] = [w.to_dict() for w in windows]
+            else:
+                record.update(recognizer.analyse(task.source).to_dict())
+        except AvemotionError as error:
+            record["error"] = str(error)
+        record["source"], record["sha256"] = task.source, task.sha256
+        return record
 
-    return Recognizer.load(spec.model)
 
+@dataclass(frozen=True)
+class FeatureJob:
+    """Compute a recipe's features of files into the feature cache (``cache_dir``: its folder,
+    default the user's), for ``train`` and ``evaluate`` to read back."""
 
-def analyse_clip(recognizer: Any, task: Task) -> dict[str, Any]:
-    """The record of one clip: its prediction (or timeline), or the error that stopped it."""
-    record: dict[str, Any] = {"source": task.source, "sha256": task.sha256}
-    try:
-        if task.timeline:
-            windows = recognizer.timeline(task.source, window=task.window, hop=task.hop)
-            record["timeline"] = [w.to_dict() for w in windows]
-        else:
-            record.update(recognizer.analyse(task.source).to_dict())
-    except AvemotionError as error:
-        record["error"] = str(error)
-    record["source"], record["sha256"] = task.source, task.sha256
-    return record
+    recipe: dict[str, Any]
+    cache_dir: str | None = None
+    threads: int | None = None
+
+    def setup(self) -> Any:
+        _threads(self.threads)
+        from avemotion.cache import FeatureCache
+
+        return FeatureCache(self.cache_dir) if self.cache_dir else FeatureCache()
+
+    def __call__(self, cache: Any, path: str) -> tuple[str, str | None]:
+        """``(path, None)`` once the file's features are in the cache, ``(path, error)`` if not."""
+        from avemotion.features import file_features
+
+        try:
+            file_features(path, self.recipe, cache)
+        except AvemotionError as error:
+            return path, str(error)
+        return path, None
 
 
 class LocalEngine:
-    """``workers`` = 1: this process; more: that many worker processes (spawned), each loading
-    the model once, with torch's threads shared out (cores // workers each)."""
+    """``workers`` = 1: this process; more: that many worker processes (spawned), each running
+    the job's setup once, with torch's threads shared out (cores // workers each)."""
 
-    def __init__(self, spec: ModelSpec, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
-        self.spec, self.workers = spec, workers
+        self.workers = workers
 
-    def run(self, tasks: Iterable[Task]) -> Iterator[dict[str, Any]]:
+    def map(self, job: Job, items: Iterable[Any]) -> Iterator[Any]:
         if self.workers == 1:
-            recognizer = load_model(self.spec)
-            for task in tasks:
-                yield analyse_clip(recognizer, task)
+            state = job.setup()
+            for item in items:
+                yield job(state, item)
             return
-        threads = self.spec.threads or max(1, (os.cpu_count() or 1) // self.workers)
-        spec = ModelSpec(self.spec.model, threads)
         context = multiprocessing.get_context("spawn")
-        with context.Pool(self.workers, initializer=_init_worker, initargs=(spec,)) as pool:
-            yield from pool.imap_unordered(_work, tasks, chunksize=1)
+        with context.Pool(self.workers, initializer=_init_worker, initargs=(job,)) as pool:
+            yield from pool.imap_unordered(_work, items, chunksize=1)
+
+    @staticmethod
+    def threads_per_worker(workers: int) -> int:
+        return max(1, (os.cpu_count() or 1) // workers)
 
 
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(spec: ModelSpec) -> None:
-    """A worker process's start: load the model once."""
-    _WORKER["recognizer"] = load_model(spec)
+def _init_worker(job: Job) -> None:
+    """A worker process's start: the job's setup, once."""
+    _WORKER["job"], _WORKER["state"] = job, job.setup()
 
 
-def _work(task: Task) -> dict[str, Any]:
-    return analyse_clip(_WORKER["recognizer"], task)
+def _work(item: Any) -> Any:
+    return _WORKER["job"](_WORKER["state"], item)
+
+
+class _RayWorker:
+    """A Ray actor holding one job's state (e.g. one loaded model)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job, self.state = job, job.setup()
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, item: Any) -> Any:
+        return self.job(self.state, item)
+
+
+class RayEngine:
+    """Items over a Ray cluster: one actor per worker (default: one per CPU of the cluster),
+    each running the job's setup once; at most ``in_flight`` items submitted at a time
+    (default: 2 per actor) so memory does not grow with the input; an actor that dies is
+    restarted and its item retried (up to ``retries`` times), after which the item is given
+    back as the exception. ``address``: an existing cluster (``ray start --head`` prints it);
+    none: a local cluster on ``num_cpus`` CPUs, started and stopped here."""
+
+    def __init__(self, *, address: str | None = None, workers: int | None = None, in_flight: int | None = None,
+                 num_cpus: int | None = None, retries: int = 3) -> None:
+        self.address, self.workers, self.in_flight = address, workers, in_flight
+        self.num_cpus, self.retries = num_cpus, retries
+        self.actors: list[Any] = []
+
+    def map(self, job: Job, items: Iterable[Any]) -> Iterator[Any]:
+        try:
+            import ray
+        except ImportError:
+            raise AvemotionError('the Ray engine needs the ray package (pip install -e ".[ray]")') from None
+        started = not ray.is_initialized()
+        if started:
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+            if self.address:
+                ray.init(address=self.address, **kwargs)
+            else:
+                ray.init(num_cpus=self.num_cpus or os.cpu_count(), **kwargs)
+        try:
+            n = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+            worker = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=self.retries)(_RayWorker)
+            self.actors = [worker.remote(job) for _ in range(n)]
+            limit = self.in_flight or 2 * n
+            pending: dict[Any, tuple[int, Any]] = {}
+            load = [0] * n
+            stream = iter(items)
+            exhausted = False
+            while pending or not exhausted:
+                while not exhausted and len(pending) < limit:
+                    item = next(stream, _END)
+                    if item is _END:
+                        exhausted = True
+                        break
+                    k = load.index(min(load))
+                    pending[self.actors[k].run.remote(item)] = (k, item)
+                    load[k] += 1
+                if not pending:
+                    break
+                (ref,), _ = ray.wait(list(pending), num_returns=1)
+                k, item = pending.pop(ref)
+                load[k] -= 1
+                try:
+                    yield ray.get(ref)
+                except ray.exceptions.RayError as error:
+                    yield _Failed(item, f"the worker failed: {type(error).__name__}")
+        finally:
+            for actor in self.actors:
+                ray.kill(actor)
+            self.actors = []
+            if started:
+                ray.shutdown()
+
+
+_END = object()
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """An item whose worker died more often than the engine retries."""
+
+    item: Any
+    error: str
+
+
+def failed(result: Any) -> tuple[Any, str] | None:
+    """``(item, error)`` when ``result`` is an engine's report of an item it could not process."""
+    return (result.item, result.error) if isinstance(result, _Failed) else None

@@ -11,14 +11,14 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from avemotion.batch.engines import Task
+from avemotion.batch.engines import FeatureJob, PredictJob, Task, failed
 from avemotion.batch.results import ResultLog
 from avemotion.cache import FeatureCache
 from avemotion.errors import AvemotionError
 
 
 class Engine(Protocol):
-    def run(self, tasks: Any) -> Iterator[dict[str, Any]]: ...
+    def map(self, job: Any, items: Any) -> Iterator[Any]: ...
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Summary:
 def run_batch(
     files: Sequence[Path],
     engine: Engine,
+    job: PredictJob,
     log: ResultLog,
     *,
     timeline: bool = False,
@@ -51,8 +52,8 @@ def run_batch(
     hop: float = 1.0,
     progress: bool | None = None,
 ) -> Summary:
-    """Analyse ``files`` with ``engine``, each clip's record written to ``log`` as soon as it is
-    done; clips already in ``log`` (same path and content hash) are skipped."""
+    """Analyse ``files`` with ``job`` on ``engine``, each clip's record written to ``log`` as
+    soon as it is done; clips already in ``log`` (same path and content hash) are skipped."""
     cache = FeatureCache()
     summary = Summary()
     tasks: list[Task] = []
@@ -72,7 +73,9 @@ def run_batch(
     show = sys.stderr.isatty() if progress is None else progress
     tic = time.perf_counter()
     with tqdm(total=len(tasks), desc="predict", unit="clip", disable=not show, smoothing=0.1) as bar:
-        for record in engine.run(tasks):
+        for result in engine.map(job, tasks):
+            lost = failed(result)
+            record = result if lost is None else {"source": lost[0].source, "sha256": lost[0].sha256, "error": lost[1]}
             log.write(record)
             if "error" in record:
                 summary.failed += 1
@@ -82,3 +85,23 @@ def run_batch(
             bar.update(1)
     summary.seconds = time.perf_counter() - tic
     return summary
+
+
+def fill_feature_cache(
+    paths: Sequence[str], recipe: dict[str, Any], engine: Engine, *, threads: int | None = None,
+    progress: bool | None = None,
+) -> list[str]:
+    """Compute ``recipe``'s features of ``paths`` into the user's feature cache on ``engine``'s
+    workers (``train`` and ``evaluate`` then read them back); returns ``"path: problem"`` for
+    each file that failed."""
+    job = FeatureJob(recipe, str(FeatureCache().root), threads)
+    failures: list[str] = []
+    show = sys.stderr.isatty() if progress is None else progress
+    with tqdm(total=len(paths), desc="features", unit="clip", disable=not show) as bar:
+        for result in engine.map(job, list(paths)):
+            lost = failed(result)
+            path, error = (lost[0], lost[1]) if lost is not None else result
+            if error is not None:
+                failures.append(error if lost is None else f"{path}: {error}")
+            bar.update(1)
+    return failures

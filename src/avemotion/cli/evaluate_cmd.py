@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from avemotion.cli.engine_options import add_engine_options, make_engine, uses_engine
 from avemotion.core.labels import label_set
 from avemotion.errors import AvemotionError
 
@@ -65,6 +66,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, metavar="OUT", help="write the metrics JSON here")
     p.add_argument("--report", type=Path, metavar="DIR", help="write report.html and its plots here")
     p.add_argument("--limit", type=count, metavar="N", help="score only the first N clips (a quick look)")
+    add_engine_options(p, "predict the clips (or, with a named --split, extract the features)")
     p.add_argument("--adapt", action="store_true",
                    help="adapt the audio model to the data first, without labels (test-time adaptation over "
                         "all the clips given; reads every file once more)")
@@ -106,6 +108,37 @@ def _predict_table(model: Any, table: pd.DataFrame, failures: list[str]) -> tupl
     return y, np.asarray(rows, dtype=float).reshape(-1, len(model.labels)), used
 
 
+def _predict_with_engine(
+    args: argparse.Namespace, model: Any, table: pd.DataFrame, failures: list[str]
+) -> tuple[list[str], np.ndarray, list[list[str]]]:
+    """:func:`_predict_table` with the clips analysed on the engine the options ask for."""
+    import numpy as np
+
+    from avemotion.batch.engines import PredictJob, Task, failed
+
+    engine, threads = make_engine(args)
+    tasks: list[Task] = []
+    emotions: dict[str, str] = {}
+    for _, row in table.iterrows():
+        path = _media(row)
+        if path is None:
+            failures.append(f"{row['clip_id']}: no media file")
+            continue
+        tasks.append(Task(path, str(len(tasks))))
+        emotions[str(len(tasks) - 1)] = str(row["emotion"])
+    done: dict[str, dict[str, Any]] = {}
+    for result in engine.map(PredictJob(args.model, threads), tasks):
+        lost = failed(result)
+        record = result if lost is None else {"sha256": lost[0].sha256, "error": f"{lost[0].source}: {lost[1]}"}
+        if "error" in record:
+            failures.append(record["error"])
+        else:
+            done[record["sha256"]] = record
+    order = sorted(done, key=int)  # the table's order, whatever the completion order
+    proba = np.asarray([[done[k]["probabilities"][label] for label in model.labels] for k in order], dtype=float)
+    return [emotions[k] for k in order], proba.reshape(-1, len(model.labels)), [done[k]["used"] for k in order]
+
+
 def _cross_validate(args: argparse.Namespace, table: pd.DataFrame, details: dict[str, Any]) -> int:
     from avemotion.bundles import load_bundle, read_config
     from avemotion.core.atomic import atomic_write_bytes
@@ -135,6 +168,11 @@ def _cross_validate(args: argparse.Namespace, table: pd.DataFrame, details: dict
         raise AvemotionError(f"--split {args.split} cross-validates the {column} recipe of model {shown}; "
                              f"{details['corpus']} has no {column} clips")
     get_split(args.split, table[table[column].notna()].reset_index(drop=True))  # a split that cannot be made fails here, before the features
+    if uses_engine(args):
+        from avemotion.batch.run import fill_feature_cache
+
+        engine, threads = make_engine(args)
+        fill_feature_cache([str(p) for p in table[column].dropna()], recipe, engine, threads=threads)
     run_dir = args.report or Path(f"evaluate-{args.split}")
     _, info = cross_validate_recipe(recipe, table, split=args.split, out_dir=run_dir / "crossval",
                                     progress=sys.stderr.isatty())
@@ -197,11 +235,14 @@ def run(args: argparse.Namespace) -> int:
     from avemotion.prediction.recognizer import load
 
     model = load(args.model)
+    if uses_engine(args) and ("au" in model.branches or args.adapt):
+        raise AvemotionError("--workers and --engine predict clips without side inputs: not with an AU model or --adapt")
     if args.adapt:
         model = model.adapted([p for p in table["audio"] if isinstance(p, str)])
         details["adapted"] = "audio model adapted to these clips' statistics (no labels)"
     failures: list[str] = []
-    y, proba, used = _predict_table(model, table, failures)
+    y, proba, used = _predict_with_engine(args, model, table, failures) if uses_engine(args) else \
+        _predict_table(model, table, failures)
     if not y:
         raise AvemotionError(f"no clip of {details['data']} could be scored ({len(failures)} failed)")
     corpus_labels = [e for e in label_set("all") if e in set(table["emotion"].dropna())]

@@ -7,6 +7,14 @@ Folders are searched recursively for media (video, audio, images). Output: a rea
 file that fails is reported by name with its reason and the batch goes on; the exit code is 1
 when any file failed. Missing inputs are found before the model loads: when no input is left,
 they are reported and no model is loaded at all.
+
+Batch mode, ``--out results.jsonl`` (or ``.csv``): inputs may also be glob patterns and
+manifest CSVs (a ``file`` column); each clip's result is written as soon as it is done (one
+JSON object a line, a prediction of the ``--json`` schema plus ``sha256``; a failure as
+``{"source", "sha256", "error"}``) and flushed to disk, with a progress bar on a terminal and a
+summary at the end. ``--resume`` skips the inputs already in the file (same path and content
+hash); a killed run loses at most the clips in flight. ``--workers N`` analyses in N worker
+processes, ``--engine ray`` over a Ray cluster (``--address``, or a local one).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from avemotion.cli.engine_options import add_engine_options, make_engine, uses_engine
 from avemotion.core.formats import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from avemotion.errors import AvemotionError, MediaNotFoundError, PathError
 
@@ -61,6 +70,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON document")
     out.add_argument("--csv", action="store_true", help="print CSV, one row per clip or window")
+    out.add_argument("--out", metavar="FILE", type=Path,
+                     help="batch mode: write each clip's result to FILE (.jsonl: one JSON object a line; .csv) as "
+                          "soon as it is done, failures included; inputs may also be globs and manifest CSVs")
+    p.add_argument("--resume", action="store_true",
+                   help="with --out: skip the inputs already in it (same path and content hash) and append the rest")
+    add_engine_options(p, "with --out: analyse the clips")
     p.set_defaults(run=run)
 
 
@@ -137,7 +152,40 @@ def _report_failures(failures: Sequence[str], *, gap: bool = True) -> None:
         print(f"  {failure}", file=sys.stderr)
 
 
+def _batch(args: argparse.Namespace) -> int:
+    """``--out``: the resumable, streamed batch (any engine)."""
+    from avemotion.batch.engines import PredictJob
+    from avemotion.batch.inputs import expand_inputs
+    from avemotion.batch.results import ResultLog
+    from avemotion.batch.run import run_batch
+    from avemotion.bundles import read_config
+
+    if args.au is not None or args.adapt:
+        raise AvemotionError("--au and --adapt work on one run in this process, not with --out")
+    files, failures = expand_inputs(args.paths)
+    labels = list(read_config(args.model)[1]["labels"])
+    log = ResultLog(args.out, resume=args.resume, labels=labels)
+    try:
+        for failure in failures:  # inputs that name no file: recorded, not analysed
+            log.write({"source": failure.split(": ")[0], "sha256": "", "error": failure})
+        engine, threads = make_engine(args)
+        job = PredictJob(args.model, threads)
+        summary = run_batch(files, engine, job, log, timeline=args.timeline, window=args.window, hop=args.hop)
+    finally:
+        log.close()
+    summary.failed += len(failures)
+    summary.failures = failures + summary.failures
+    print(f"{args.out}: {summary.line()}", file=sys.stderr)
+    if summary.failures:
+        _report_failures(summary.failures)
+    return 1 if summary.failures else 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        return _batch(args)
+    if args.resume or uses_engine(args):
+        raise AvemotionError("--resume, --workers, --engine and --address are for batch mode: give --out results.jsonl")
     failures: list[str] = []
     files = media_files(args.paths, failures)
     if not files:  # every input is missing (or an empty folder): say so without loading a model

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from avemotion.cli.engine_options import add_engine_options, make_engine, uses_engine
 from avemotion.errors import AvemotionError
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "weighted, bel, bel_gd, mobel, mobel_gd, fc, gated, stacked)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle folder")
     p.add_argument("--list", action="store_true", help="list the recipes and exit")
+    add_engine_options(p, "extract the features (into the feature cache)")
     p.set_defaults(run=run)
 
 
@@ -98,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
     if without:
         print(f"skipping {without} clips without {kind} (recipe {args.recipe} trains on {kind})", file=sys.stderr)
     failures: list[str] = []
+    if uses_engine(args):
+        from avemotion.batch.run import fill_feature_cache
+
+        engine, threads = make_engine(args)
+        fill_feature_cache([str(p) for p in table[kind].dropna()], recipe, engine, threads=threads)
     cv_dir = Path(tempfile.mkdtemp(prefix="avemotion-cv-"))
     try:
         return _train(args, recipe, table, kind, cv_dir, failures)
@@ -138,6 +145,8 @@ def _train_system(args: argparse.Namespace, system: dict[str, Any]) -> int:
     if args.split:  # a split that cannot be made fails here, before any branch trains
         get_split(args.split, table)
     failures: list[str] = []
+    if uses_engine(args):
+        raise AvemotionError("--workers and --engine extract one recipe's features; train a system's branches without them")
     cv_dir = Path(tempfile.mkdtemp(prefix="avemotion-cv-"))
     try:
         if args.split:

@@ -222,15 +222,19 @@ def fit_system(system: dict[str, Any], table: pd.DataFrame, *, progress: bool = 
 
 
 def retrain_audio(
-    recognizer: Recognizer, table: pd.DataFrame, *, recipe: str | dict[str, Any] = "audio_whisper", progress: bool = False
+    recognizer: Recognizer, table: pd.DataFrame, *, recipe: str | dict[str, Any] = "audio_whisper",
+    progress: bool | None = None,
 ) -> Recognizer:
     """A copy of ``recognizer`` whose audio branch is retrained on the clips of a corpus table
     (``read_corpus(...).table``) with an audio recipe (validation speakers taken from the
     table's speakers); the other branches are kept (the face model trains on still images:
     ``scripts/train_face_model.py``). :meth:`~avemotion.prediction.recognizer.Recognizer.save`
-    writes the result."""
+    writes the result. ``progress``: a progress bar of the feature extraction and training
+    (default: on a terminal)."""
+    import sys
+
     spec = load_recipe(recipe) if isinstance(recipe, str) else recipe
-    estimator, info = fit_recipe(spec, table, progress=progress)
+    estimator, info = fit_recipe(spec, table, progress=sys.stderr.isatty() if progress is None else progress)
     config = {"name": "audio", "kind": "audio", "labels": list(label_set(spec["labels"])), "recipe": spec,
               "trained_on": info}
     return recognizer.with_branch(branch_of_bundle(Bundle(Path("<fitted in memory>"), config, estimator)))
