@@ -73,7 +73,7 @@ def run_batch(
     show = sys.stderr.isatty() if progress is None else progress
     tic = time.perf_counter()
     with tqdm(total=len(tasks), desc="predict", unit="clip", disable=not show, smoothing=0.1) as bar:
-        for result in engine.map(job, tasks):
+        for result in engine.map(job, tasks) if tasks else ():
             lost = failed(result)
             record = result if lost is None else {"source": lost[0].source, "sha256": lost[0].sha256, "error": lost[1]}
             log.write(record)
