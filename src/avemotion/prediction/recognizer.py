@@ -340,10 +340,12 @@ class Recognizer:
 
     def _outputs(
         self, inputs: ClipInputs, skipped: dict[str, str], timings: dict[str, float], *, per_clip_side: bool = True,
+        embed: bool | None = None,
     ) -> tuple[dict[str, BranchOutput], dict[str, MediaError]]:
         """Every usable branch's output, in branch order; a branch that cannot use the clip goes
         into ``skipped`` (its error into the second result). With :attr:`parallel`, the branches
-        run at the same time in threads (each on an equal share of torch's threads)."""
+        run at the same time in threads (each on an equal share of torch's threads). ``embed``:
+        ask every branch for its embedding (default: when the fuser reads embeddings)."""
         runnable = []
         for name, branch in self.branches.items():
             if name in skipped:
@@ -356,7 +358,7 @@ class Recognizer:
         def run(branch: Branch) -> tuple[BranchOutput | MediaError, dict[str, float]]:
             own: dict[str, float] = {}
             try:
-                return branch.outputs(inputs, embed=self._embed, timings=own), own
+                return branch.outputs(inputs, embed=self._embed if embed is None else embed, timings=own), own
             except MediaError as error:
                 return error, own
 
@@ -427,13 +429,7 @@ class Recognizer:
     def embeddings(self, path: str | os.PathLike[str]) -> tuple[dict[str, BranchOutput], dict[str, str]]:
         """:meth:`branch_outputs` with every branch's embedding (for learning a feature-level fuser)."""
         inputs, skipped = self._decode(os.fspath(path), {})
-        parts: dict[str, BranchOutput] = {}
-        for name, branch in self.branches.items():
-            if name not in skipped:
-                try:
-                    parts[name] = branch.outputs(inputs, embed=True)
-                except MediaError as error:
-                    skipped[name] = error.problem
+        parts, _ = self._outputs(inputs, skipped, {}, embed=True)
         return parts, skipped
 
     def analyse(self, path: str | os.PathLike[str], *, side: Mapping[str, Any] | None = None) -> Prediction:
