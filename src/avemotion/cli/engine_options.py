@@ -13,7 +13,7 @@ def count(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be >= 1")
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number >= 1")
     return value
 
 

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from avemotion.cli.engine_options import add_engine_options, make_engine, uses_engine
+from avemotion.cli.engine_options import add_engine_options, count, make_engine, uses_engine
 from avemotion.core.labels import label_set
 from avemotion.errors import AvemotionError
 
@@ -35,17 +35,6 @@ if TYPE_CHECKING:
 
 #: The partitions a corpus may have (FER2013's, a manifest's ``split`` column).
 PARTITIONS = ("train", "validation", "test")
-
-
-def count(text: str) -> int:
-    """An argparse ``type=``: an integer >= 1 (``--limit``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number >= 1")
-    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -25,13 +25,13 @@ import io
 import json
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from avemotion.cli.engine_options import add_engine_options, make_engine, uses_engine
 from avemotion.core.formats import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from avemotion.errors import AvemotionError, MediaNotFoundError, PathError
+from avemotion.errors import AvemotionError, PathError
 
 if TYPE_CHECKING:
     from avemotion.prediction.recognizer import Prediction
@@ -77,24 +77,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with --out: skip the inputs already in it (same path and content hash) and append the rest")
     add_engine_options(p, "with --out: analyse the clips")
     p.set_defaults(run=run)
-
-
-def media_files(paths: Iterable[str], failures: list[str]) -> list[Path]:
-    """The media files named or inside the folders named (sorted per folder); a missing path
-    goes to ``failures``."""
-    files: list[Path] = []
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS)
-            if not found:
-                failures.append(f"{path}: no media files in this folder")
-            files += found
-        elif path.exists():
-            files.append(path)
-        else:
-            failures.append(str(MediaNotFoundError(path, "file not found")))
-    return files
 
 
 def _rows(predictions: Sequence[Prediction], labels: Sequence[str]) -> list[dict[str, Any]]:
@@ -186,8 +168,9 @@ def run(args: argparse.Namespace) -> int:
         return _batch(args)
     if args.resume or uses_engine(args):
         raise AvemotionError("--resume, --workers, --engine and --address are for batch mode: give --out results.jsonl")
-    failures: list[str] = []
-    files = media_files(args.paths, failures)
+    from avemotion.batch.inputs import expand_inputs
+
+    files, failures = expand_inputs(args.paths)
     if not files:  # every input is missing (or an empty folder): say so without loading a model
         if len(failures) == 1:
             raise AvemotionError(failures[0])
