@@ -2,7 +2,7 @@
 fusion method, speaker-independent, on 8 classes and on the seeds' 6-class subset.
 
     python benchmarks/ravdess_av.py [--data ../shared/data/ravdess] [--labels ravdess8 seed6]
-        [--methods product stacked ...] [--threads 1]
+        [--methods product stacked ...] [--threads 1] [--features last|layers] [--out results.json]
 
 Every row is a :class:`avemotion.fusion.MultimodalClassifier` cross-validated on the five
 RAVDESS-SI5 folds (test actors 1-4, ..., 17-20; every fold leakage-checked). Inside a fold the
@@ -49,6 +49,14 @@ CS = {"audio": (0.001, 0.003, 0.01, 0.03), "au": (0.01, 0.03, 0.1, 0.3, 1.0)}
 #: The AU branch averages its logistic head with 200 extremely randomised trees.
 TREES = {"au": 200}
 SINGLE = ("audio", "au")
+#: Audio features: the last Whisper layers (``audio_whisper``), or the layer statistics of the
+#: hidden states the audio model chose when trained on TESS, TurEV-DB and CREMA-D without any
+#: RAVDESS clip (benchmarks/results/cross_corpus.json, recipe/loco/ravdess/others): a choice no
+#: RAVDESS speaker took part in, so it leaks nothing into RAVDESS-SI5.
+AUDIO_FEATURES = {
+    "last": {"extractor": ["whisper_base", "whisper_tiny"], "params": {}},
+    "layers": {"extractor": ["whisper_layers_base", "whisper_layers_tiny"], "params": {}, "states": [[2, 3, 4, 5], [1, 2, 3]]},
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", nargs="+", default=["ravdess8", "seed6"])
     parser.add_argument("--methods", nargs="+", default=[*SINGLE, *FUSIONS], choices=[*SINGLE, *FUSIONS])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--features", choices=sorted(AUDIO_FEATURES), default="last", help="audio features (see AUDIO_FEATURES)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "ravdess_av.json")
     parser.add_argument("--outputs", type=Path, default=REPO / "benchmarks" / "results" / "ravdess_av")
     args = parser.parse_args(argv)
@@ -66,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     columns = au_columns(table)
     table = table[table["audio"].notna() & table[columns].notna().all(axis=1)].reset_index(drop=True)
     recipe = load_recipe("audio_whisper")
+    recipe["features"] = AUDIO_FEATURES[args.features]
     start = time.perf_counter()
     feats, failures = recipe_features(list(table["audio"]), recipe, cache=FeatureCache())
     if failures:
@@ -88,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         machine=platform.machine(),
         avemotion=avemotion.__version__,
         n_clips=len(table),
-        audio_features=recipe["features"]["extractor"],
+        audio_features=recipe["features"],
         au_features=len(columns),
         feature_seconds=feature_seconds,
     )

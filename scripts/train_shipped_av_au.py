@@ -2,7 +2,8 @@
 
     python scripts/train_shipped_av_au.py [--data ../shared/data/ravdess] [--fusion product]
 
-Audio: the ``audio_whisper`` recipe's features (frozen Whisper base + tiny.en); face: the 35
+Audio: frozen Whisper base + tiny.en features, by default the statistics of the hidden states
+chosen without RAVDESS (``--features layers``, see benchmarks/ravdess_av.py); face: the 35
 OpenFace AU means per clip. Fits a :class:`avemotion.fusion.MultimodalClassifier` on every
 RAVDESS actor in --data (1-20 here) -- branch C chosen by inner cross-validation grouped by
 actor -- with the fusion method that did best in benchmarks/results/ravdess_av.json, and
@@ -30,19 +31,21 @@ from avemotion.recipes import load_recipe
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("AVEMOTION_SHARED", REPO.parent / "shared")) / "data" / "ravdess"
 sys.path.insert(0, str(REPO / "benchmarks"))
-from ravdess_av import CS, TREES  # noqa: E402  (the benchmark's branch C grid and AU forest)
+from ravdess_av import AUDIO_FEATURES, CS, TREES  # noqa: E402  (the benchmark's features, C grid and AU forest)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--fusion", default="product", choices=FUSIONS)
+    parser.add_argument("--features", default="layers", choices=sorted(AUDIO_FEATURES))
     parser.add_argument("--out", type=Path, default=REPO / "src" / "avemotion" / "pretrained" / "ravdess-av-au")
     args = parser.parse_args()
     table = read_corpus(args.data).table
     columns = au_columns(table)
     table = table[table["audio"].notna() & table[columns].notna().all(axis=1)].reset_index(drop=True)
     audio_recipe = load_recipe("audio_whisper")
+    audio_recipe["features"] = AUDIO_FEATURES[args.features]
     feats, failures = recipe_features(list(table["audio"]), audio_recipe, cache=FeatureCache())
     if failures:
         raise SystemExit(f"{len(failures)} clips failed: {failures[:3]}")
