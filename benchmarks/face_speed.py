@@ -30,7 +30,7 @@ import torch
 import avemotion
 from avemotion.core.atomic import atomic_write_bytes
 from avemotion.errors import AvemotionError
-from avemotion.prediction.face import FaceExpressionModel
+from avemotion.prediction.face import FaceBranch
 from avemotion.visual.faces import HaarDetector, crop_face, make_detector, track_faces
 from avemotion.visual.keyframes import load_keyframes
 
@@ -65,7 +65,7 @@ def main() -> int:
         raise SystemExit(f"no sample videos under {SHARED / 'data'}")
     clips = [load_keyframes(v, args.frames).images for v in videos]
     n_frames = sum(len(c) for c in clips)
-    model = FaceExpressionModel.load("face")
+    model = FaceBranch.load("face")
     rows = {}
     for name, (detector, every) in detectors().items():
         detect_s, model_s, found = [], [], 0
@@ -79,7 +79,7 @@ def main() -> int:
                 if faces[0] is None:
                     continue
                 found += sum(not f.tracked for f in faces)
-                crops = [crop_face(im, f.box, margin=0.2, size=(model.size, model.size), gray=True)[..., 0]
+                crops = [crop_face(im, f.box, margin=model.input["margin"], size=(model.size, model.size), gray=True)[..., 0]
                          for im, f in zip(images, faces)]
                 tic = time.perf_counter()
                 model.proba_of_crops(crops)

@@ -9,7 +9,7 @@ FER2013 and CK+ share (``fer_ck6``, contempt left out); the model's probabilitie
 to those six columns before the argmax. Every crop is scored with its mirror (flip TTA); the
 FER2013 figures without it are given too. Every figure is computed in float32; where the CPU
 has bfloat16 instructions the FER2013 test is scored once more in ``bf16`` (what
-``FaceExpressionModel``'s default ``precision="auto"`` runs there). Speed: frames/s of
+``FaceBranch``'s default ``precision="auto"`` runs there). Speed: frames/s of
 ``proba_of_crops`` (flip TTA, so two forward passes per frame) on a batch of 256 48x48 crops,
 with 1 and 2 torch threads, per precision.
 """
@@ -36,14 +36,14 @@ from avemotion.core.metrics import summarize_metrics
 from avemotion.corpora.image_arrays import image_arrays
 from avemotion.estimators.neural import encode_labels
 from avemotion.models.base import cpu_has_bf16
-from avemotion.prediction.face import FaceExpressionModel
+from avemotion.prediction.face import FaceBranch
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("AVEMOTION_SHARED", REPO.parent / "shared")) / "data"
 KEYS = ("n", "war", "uar", "macro_f1", "log_loss", "labels", "per_class", "confusion")
 
 
-def _scores(model: FaceExpressionModel, images: np.ndarray, emotions: np.ndarray, labels: tuple[str, ...],
+def _scores(model: FaceBranch, images: np.ndarray, emotions: np.ndarray, labels: tuple[str, ...],
             flip: bool = True) -> dict[str, Any]:  # fmt: skip
     """Metrics of the model on ``images`` restricted to the columns of ``labels`` (renormalised)."""
     proba = model.proba_of_crops(images) if flip else model.bundle.predict_proba(model.prepare(images))
@@ -55,7 +55,7 @@ def _scores(model: FaceExpressionModel, images: np.ndarray, emotions: np.ndarray
     return {"accuracy": m.pop("war"), **m}
 
 
-def _frames_per_second(model: FaceExpressionModel, crops: np.ndarray, threads: int) -> float:
+def _frames_per_second(model: FaceBranch, crops: np.ndarray, threads: int) -> float:
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -78,8 +78,8 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    model = FaceExpressionModel.load(args.bundle, precision="fp32")
-    bf16 = FaceExpressionModel(model.bundle, precision="bf16") if cpu_has_bf16() else None
+    model = FaceBranch.load(args.bundle, precision="fp32")
+    bf16 = FaceBranch(model.bundle, precision="bf16") if cpu_has_bf16() else None
     fer = image_arrays(args.data / "fer2013", corpus="fer2013").subset("test")
     ck = image_arrays(args.data / "ck_plus_48", corpus="ck_plus")
     shared = label_set("fer_ck6")

@@ -125,7 +125,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "long_media.json")
     args = parser.parse_args()
     copies = round(args.minutes * 60 / UNIT_SECONDS)
-    model = avemotion.load("default")
+    model = avemotion.load("default").branches["face"]  # the face branch decides how many frames are read
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         env = dict(os.environ, AVEMOTION_CACHE_DIR=str(folder / "cache"))
