@@ -416,21 +416,19 @@ class Recognizer:
         return Prediction.from_fused(source, self.labels, self._fused_proba(parts), own, skipped, start, end)
 
     def branch_outputs(
-        self, path: str | os.PathLike[str], *, side: Mapping[str, Any] | None = None, timings: dict[str, float] | None = None,
+        self, path: str | os.PathLike[str], *, side: Mapping[str, Any] | None = None,
+        timings: dict[str, float] | None = None, embed: bool | None = None,
     ) -> tuple[dict[str, BranchOutput], dict[str, str]]:
         """Each usable branch's output for the clip at ``path`` (one decoding pass; embeddings
-        when the fuser reads them) and branch -> why the others were skipped. Raises the media
-        errors naming the file."""
-        timings = {} if timings is None else timings
+        when ``embed``, default: when the fuser reads them) and branch -> why the others were
+        skipped. Raises the media errors naming the file."""
         inputs, skipped = self._decode(os.fspath(path), side or {})
-        parts, _ = self._outputs(inputs, skipped, timings)
+        parts, _ = self._outputs(inputs, skipped, {} if timings is None else timings, embed=embed)
         return parts, skipped
 
     def embeddings(self, path: str | os.PathLike[str]) -> tuple[dict[str, BranchOutput], dict[str, str]]:
         """:meth:`branch_outputs` with every branch's embedding (for learning a feature-level fuser)."""
-        inputs, skipped = self._decode(os.fspath(path), {})
-        parts, _ = self._outputs(inputs, skipped, {}, embed=True)
-        return parts, skipped
+        return self.branch_outputs(path, embed=True)
 
     def analyse(self, path: str | os.PathLike[str], *, side: Mapping[str, Any] | None = None) -> Prediction:
         """The clip's fused prediction; ``side``: side inputs by branch (e.g. ``{"au": csv}``).
