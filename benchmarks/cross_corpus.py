@@ -14,6 +14,11 @@ alone). For every variant of the recipe (its model parameters changed as the var
 * ``si5``: RAVDESS-SI5 (test actors 1-4 ... 17-20), trained on the 16 other actors alone and,
   as ``si5_multi``, on them plus every clip of the other corpora.
 
+Variants change the head's parameters (``absent_weight``, ``corpus_balance``, ``normalise``,
+layer sets), the features' (``level_norm``: every clip's active speech level brought to -20
+dBFS before the encoders; ``speech_pool``: statistics over the speech frames only), or add
+augmented training copies (``channel_aug``).
+
 Every row is also scored ``adapted``: the same head standardising the target's features with
 the target's own statistics (unsupervised test-time adaptation over the target; labels
 never). ``--parts`` runs some of ``loco``, ``si5``, ``si5_multi`` only. Results are rewritten
@@ -56,11 +61,18 @@ TARGETS = ("tess", "turev", "ravdess")
 #: test-time adaptation (``adapted``) by the same fitted heads.
 VARIANTS: dict[str, dict[str, Any]] = {
     "recipe": {},
+    "pure_partial": {"absent_weight": 0.0},
     "last_layer": {"layer_sets": [[[-1], [-1]]]},
     "corpus_equal": {"corpus_balance": "equal"},
     "utterance_norm": {"normalise": "utterance"},
     "channel_aug": {},
 }
+#: Variants that change the features' parameters (per extractor), besides the model's.
+FEATURES: dict[str, dict[str, dict[str, Any]]] = {
+    "level_norm": {name: {"level_db": -20.0} for name in ("whisper_layers_base", "whisper_layers_tiny")},
+    "speech_pool": {name: {"pool": "speech"} for name in ("whisper_layers_base", "whisper_layers_tiny")},
+}
+VARIANTS |= {name: {} for name in FEATURES}
 #: Variants that add one waveform-augmented copy of every training clip (never of a test clip).
 AUGMENTATION: dict[str, dict[str, Any]] = {
     "channel_aug": {"p_pitch": 0.0, "p_gain": 0.5, "gain_db": [-10.0, 6.0], "p_noise": 0.5, "noise_snr_db": [10.0, 30.0],
@@ -115,6 +127,14 @@ def _fit(recipe: dict[str, Any], params: dict[str, Any], X: np.ndarray, y: np.nd
     if X_aug is not None:
         X, y, speakers = np.concatenate([X, X_aug]), np.concatenate([y, y]), np.concatenate([speakers, speakers])
     return make_estimator(variant).fit(X, y, groups=speakers)
+
+
+def variant_recipe(recipe: dict[str, Any], name: str) -> dict[str, Any]:
+    """The recipe with variant ``name``'s feature parameters (the model's are applied by :func:`_fit`)."""
+    variant = copy.deepcopy(recipe)
+    for extractor, params in FEATURES.get(name, {}).items():
+        variant["features"]["params"].setdefault(extractor, {}).update(params)
+    return variant
 
 
 def augmented_features(recipe: dict[str, Any], name: str, table: Any, progress: bool = True) -> np.ndarray:
@@ -210,13 +230,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"features: {len(data.table)} clips in {time.perf_counter() - tic:.0f} s; failures: {len(data.failures)}", flush=True)
     if args.extract_only:
         for name in args.variants:
+            if name in FEATURES:
+                recipe_data(variant_recipe(recipe, name), data.table, cache=FeatureCache(), copies=0, progress=True)
             if name in AUGMENTATION:
                 augmented_features(recipe, name, data.table)
         return 0
     results = _previous(args.out, args.recipe)
     for name in args.variants:
         print(f"== {name}", flush=True)
-        results[name] = run_variant(recipe, name, data.X, data.table, args.parts, results.get(name))
+        own = data
+        if name in FEATURES:
+            own = recipe_data(variant_recipe(recipe, name), data.table, cache=FeatureCache(), copies=0, progress=True)
+        results[name] = run_variant(recipe, name, own.X, own.table, args.parts, results.get(name))
         merged = {**_previous(args.out, args.recipe), name: results[name]}
         document = {
             "benchmark": "cross-corpus audio (leave one corpus out) and RAVDESS-SI5",

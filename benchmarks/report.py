@@ -192,11 +192,14 @@ def batch() -> str:
 
 CORPUS_NAMES = {"tess": "TESS", "turev": "TurEV-DB", "ravdess": "RAVDESS 1-20", "crema_d": "CREMA-D samples"}
 VARIANT_NAMES = {
-    "recipe": "the recipe (layers chosen by inner CV, corpora weighted by sqrt of size)",
+    "recipe": "the recipe (layers chosen by inner CV, corpora weighted by sqrt of size, absent labels discouraged with weight 0.1)",
+    "pure_partial": "pure partial-label loss (absent_weight 0: a clip says nothing of the labels its corpus lacks)",
     "last_layer": "last layers only (as `audio_whisper`)",
     "corpus_equal": "corpora weighted equally",
     "utterance_norm": "utterance-level normalisation",
     "channel_aug": "+ channel augmentation (a copy of each training clip: gain, noise, speed, reverberation, telephone band, mu-law)",
+    "level_norm": "every clip's active speech level brought to -20 dBFS before the encoders",
+    "speech_pool": "statistics over the speech frames only",
 }
 
 
@@ -235,7 +238,8 @@ def cross_corpus() -> str:
                 f"{pct(r['war_mean'])} | {pct(r['macro_f1_mean'])} | {pct(r['adapted_uar_mean'])} | "
                 f"{r['ece_uncalibrated_mean']:.3f} -> {r['ece_mean']:.3f} | per fold | |"
             )
-    lines += ["", "Ablations (UAR; every row trained without its target; `adapted` in brackets):", "",
+    lines += ["", "Ablations (UAR; every row trained without its target; `adapted` in brackets; a date in square "
+              "brackets: measured then, as a change to the recipe of that day):", "",
               "| variant | TESS <- others | TurEV-DB <- others | RAVDESS <- others | RAVDESS-SI5 | RAVDESS-SI5 + other corpora |",
               "|---|---|---|---|---|---|"]
     for name, v in sorted(variants.items(), key=lambda kv: kv[0] != "recipe"):
@@ -246,7 +250,8 @@ def cross_corpus() -> str:
         for key in ("si5", "si5_multi"):
             r = v.get(key)
             cells.append(f"{pct(r['uar_mean'], r['uar_std'])} ({pct(r['adapted_uar_mean'])})" if r else "-")
-        lines.append(f"| {VARIANT_NAMES.get(name, name)} | " + " | ".join(cells) + " |")
+        when = f" [{v['measured']}]" if v.get("measured") else ""
+        lines.append(f"| {VARIANT_NAMES.get(name, name)}{when} | " + " | ".join(cells) + " |")
     lines += ["", "Confusion matrices of the recipe (rows: true, columns: predicted):", ""]
     for target, rows in recipe.get("loco", {}).items():
         r = rows.get("others")

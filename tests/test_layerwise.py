@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.optimize import OptimizeResult
 
 from avemotion.core.metrics import expected_calibration_error
 from avemotion.estimators.layerwise import LayerwiseHead, corpus_of
@@ -54,6 +55,90 @@ def test_partial_labels_teach_nothing_about_labels_a_corpus_lacks() -> None:
     # an unmasked loss does learn "not surprised"
     full = PartialLabelLogistic(C=1.0).fit(X, y, np.ones((200, 4), bool), np.ones(200))
     assert full.intercept_[3] < -1.0
+
+
+def _two_corpora(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Corpus a (rows 0-199) offers 4 labels; corpus b (rows 200-399, shifted elsewhere in
+    feature space) offers the first 3 only."""
+    rng = np.random.default_rng(seed)
+    y = np.concatenate([rng.integers(0, 4, 200), rng.integers(0, 3, 200)])
+    X = rng.standard_normal((400, 5))
+    X[np.arange(400), y] += 2.0
+    X[200:, 4] += 6.0
+    mask = np.ones((400, 4), bool)
+    mask[200:, 3] = False
+    return X, y, mask
+
+
+def test_absent_weight_runs_from_the_partial_label_loss_to_cross_entropy() -> None:
+    X, y, mask = _two_corpora()
+    w = np.ones(400)
+    fit = {lam: PartialLabelLogistic(C=1.0, max_iter=500, absent_weight=lam).fit(X, y, mask, w) for lam in (0.0, 0.1, 1.0)}
+    pure = PartialLabelLogistic(C=1.0, max_iter=500).fit(X, y, mask, w)
+    np.testing.assert_allclose(fit[0.0].coef_, pure.coef_)
+    full = PartialLabelLogistic(C=1.0, max_iter=500).fit(X, y, np.ones((400, 4), bool), w)
+    np.testing.assert_allclose(fit[1.0].coef_, full.coef_, atol=1e-4)
+    # in corpus b's region, the label b lacks scores highest under the pure partial-label loss
+    # and lower as b's clips discourage it more
+    b_region = X[200:]
+    share = {lam: np.mean(m.decision_function(b_region).argmax(axis=1) == 3) for lam, m in fit.items()}
+    assert share[0.0] > 0.2 and share[0.1] < share[0.0] and share[1.0] <= share[0.1]
+    with pytest.raises(ValueError, match="absent_weight"):
+        PartialLabelLogistic(absent_weight=1.5)
+
+
+def test_absent_weight_gradient_matches_the_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The analytic gradient of the mixed loss equals central differences of the loss."""
+    import avemotion.estimators.partial as partial
+
+    captured = {}
+
+    def keep_objective(fun, x0, **kwargs):  # scipy.optimize.minimize's signature
+        captured["f"] = fun
+        return OptimizeResult(x=x0)
+
+    monkeypatch.setattr(partial, "minimize", keep_objective)
+    X, y, mask = _two_corpora()
+    PartialLabelLogistic(C=1.0, absent_weight=0.3).fit(X, y, mask, np.ones(400))
+    f = captured["f"]
+    theta = np.random.default_rng(2).standard_normal(5 * 4 + 4) * 0.3
+    step = 1e-3                                      # the products with X are float32
+    numeric = np.array([(f(theta + step * e)[0] - f(theta - step * e)[0]) / (2 * step) for e in np.eye(len(theta))])
+    np.testing.assert_allclose(f(theta)[1], numeric, rtol=1e-3, atol=1e-4)
+
+
+def test_corpus_selection_holds_out_each_training_corpus() -> None:
+    """With selection="corpora" the inner CV trains on all corpora but one and scores that one
+    on the labels both sides have; its score is each held-out corpus's UAR, averaged."""
+    X, y, groups = _layered_data(speakers=12)
+    corpus = np.array(["a", "b", "c"])[np.arange(len(y)) * 3 // len(y)]
+    groups = np.char.add(np.char.add(corpus, ":"), groups)
+    keep = (corpus != "c") | (y != "surprised")          # corpus c lacks "surprised"
+    kwargs = dict(blocks=[(3, 8), (3, 6)], layer_sets=[[[1], [0]], [[0], [2]]], Cs=(0.1,), absent_weight=0.1)
+    head = LayerwiseHead(**kwargs, selection="corpora", min_corpus_clips=50).fit(X[keep], y[keep], groups=groups[keep])
+    assert head.selection_ == "corpora" and head.layer_set_ == [[1], [0]]
+    index = np.searchsorted(head.classes_, y[keep])
+    mask = np.stack([np.isin(head.classes_, head.corpus_labels_[c]) for c in corpus[keep]])
+    folds, allowed = head._inner_folds(index, mask, groups[keep], corpus[keep])
+    assert [sorted(set(corpus[keep][test])) for _, test in folds] == [["a"], ["b"], ["c"]]
+    assert all(not set(corpus[keep][train]) & set(corpus[keep][test]) for train, test in folds)
+    # corpus a held out: trained on b + c, which have "surprised" (b), so it is scored on all four
+    assert allowed[corpus[keep] == "a"].all()
+    assert not allowed[corpus[keep] == "c"][:, list(head.classes_).index("surprised")].any()
+    # the chosen candidate's score, recomputed by hand
+    uars = []
+    for train, test in folds:
+        part = LayerwiseHead(**{**kwargs, "layer_sets": [[[1], [0]]]}, inner_folds=2)
+        part.fit(X[keep][train], y[keep][train], groups=groups[keep][train])
+        logits = np.where(allowed[test], part.decision_function(X[keep][test]), -np.inf)
+        uars.append(np.mean([np.mean(logits[index[test] == k].argmax(axis=1) == k) for k in np.unique(index[test])]))
+    assert head.inner_score_ == pytest.approx(np.mean(uars), abs=0.02)
+    # one corpus only: speaker groups, whatever the option says
+    a = corpus == "a"
+    alone = LayerwiseHead(**kwargs, selection="corpora").fit(X[a], y[a], groups=groups[a])
+    assert alone.selection_ == "speakers"
+    with pytest.raises(ValueError, match="selection must be"):
+        LayerwiseHead(**kwargs, selection="actors").fit(X[a], y[a], groups=groups[a])
 
 
 def test_multi_corpus_head_keeps_each_corpus_labels() -> None:

@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from avemotion.audio.ct2_weights import CT2FormatError, read_variables
+from avemotion.audio.levels import normalise_level, speech_frames
 from avemotion.cache import cannot_write, default_cache_dir
 from avemotion.errors import AvemotionError
 
@@ -337,39 +338,69 @@ class _Moments:
         self.count += states.shape[1]
 
 
+#: How :func:`layer_statistics` pools over time: every encoder frame, or the speech frames only.
+POOLS = ("all", "speech")
+
+
 @torch.inference_mode()
 def layer_statistics(
-    signal: np.ndarray, sr: int = SAMPLE_RATE, *, model: str = "base", states: int | None = None
+    signal: np.ndarray,
+    sr: int = SAMPLE_RATE,
+    *,
+    model: str = "base",
+    pool: str = "all",
+    level_db: float | None = None,
+    states: int | None = None,
 ) -> np.ndarray:
     """Mean and standard deviation of every hidden state over time: (n_layers + 1, 2d) float32.
 
     Row ``i`` is ``[mean, std]`` of hidden state ``i`` (0: the encoder's input embedding, last:
     the final layer). Any length: windows of 30 s overlapping by 5 s, each output frame
-    counted once, memory bounded by one window. ``states``: compute only the first ``states``
-    rows (the later layers are not run; their rows are 0), for a head that reads no more.
+    counted once, memory bounded by one window. ``pool``: over ``"all"`` encoder frames (20 ms
+    each) or only the ``"speech"`` frames (:func:`avemotion.audio.levels.speech_frames`: within
+    30 dB of the loudest frame, widened by 40 ms), so that the silence around the speech does
+    not weigh in. ``level_db``: first bring the clip's active speech level to this many dBFS
+    (:func:`avemotion.audio.levels.normalise_level`; None keeps the recorded level).
+    ``states``: compute only the first ``states`` rows (the later layers are not run; their
+    rows are 0), for a head that reads no more.
     """
     encoder = load_encoder(model)
     if sr != SAMPLE_RATE:
         raise ValueError(f"Whisper needs {SAMPLE_RATE} Hz audio, got {sr} Hz")
+    if pool not in POOLS:
+        raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
+    if level_db is not None:
+        signal = normalise_level(signal, sr, level_db)
     n_frames = mel_frame_count(len(signal))
+    keep = speech_frames(signal, 2 * HOP, n_frames // 2) if pool == "speech" else None
     shape = (encoder.n_layers + 1, encoder.dim)
     moments = _Moments(np.zeros(shape), np.zeros(shape))
     for start, stop, keep_from, keep_to in _windows(n_frames):
         mel = whisper_log_mel(signal[start * HOP : stop * HOP], sr, encoder.n_mels)
         hidden = _states(encoder, mel, states)
-        moments.add(hidden[:, (keep_from - start) // 2 : (keep_to - start) // 2])
+        frames = hidden[:, (keep_from - start) // 2 : (keep_to - start) // 2]
+        if keep is not None:
+            frames = frames[:, keep[keep_from // 2 : keep_from // 2 + frames.shape[1]]]
+        moments.add(frames)
     mean = moments.total / moments.count
     std = np.sqrt(np.maximum(moments.squares / moments.count - mean**2, 0.0))
     return np.concatenate([mean, std], axis=1).astype(np.float32)
 
 
 def whisper_layers(
-    signal: np.ndarray, sr: int = SAMPLE_RATE, *, model: str = "base", states: int | None = None
+    signal: np.ndarray,
+    sr: int = SAMPLE_RATE,
+    *,
+    model: str = "base",
+    pool: str = "all",
+    level_db: float | None = None,
+    states: int | None = None,
 ) -> np.ndarray:
     """Every layer's clip statistics, flattened: ((n_layers + 1) * 2d,) float32 (see
-    :func:`layer_statistics`; base: 7 x 1024, tiny: 5 x 768). ``states``: only the first
-    ``states`` hidden states are computed, the rest are 0 (a prediction-time saving)."""
-    return layer_statistics(signal, sr, model=model, states=states).reshape(-1)
+    :func:`layer_statistics` for ``pool`` and ``level_db``; base: 7 x 1024, tiny: 5 x 768).
+    ``states``: only the first ``states`` hidden states are computed, the rest are 0 (a
+    prediction-time saving)."""
+    return layer_statistics(signal, sr, model=model, pool=pool, level_db=level_db, states=states).reshape(-1)
 
 
 def whisper_embedding(signal: np.ndarray, sr: int = SAMPLE_RATE, *, size: str = "base") -> np.ndarray:

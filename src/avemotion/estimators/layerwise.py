@@ -7,10 +7,12 @@ each block's ``(n_states, values per state)`` (base: 7 states of 1,024 values). 
 
 1. scores every candidate layer set of ``layer_sets`` (one list of hidden-state indices per
    block, negative from the end) and every ``C`` by a speaker-grouped ``inner_folds``-fold
-   cross-validation over the training speakers only (the score: mean over the training corpora
-   of each corpus's UAR, the argmax restricted to that corpus's labels);
+   cross-validation over the training speakers only or, with ``selection="corpora"``, by
+   holding out one training corpus at a time (the score: mean over the held-out corpora of
+   each corpus's UAR, the argmax restricted to that corpus's labels);
 2. fits the best on all training clips with :class:`~.partial.PartialLabelLogistic`: a clip
-   teaches only the labels its corpus has, corpora and classes balanced;
+   teaches mainly the labels its corpus has (``absent_weight`` says how weakly it discourages
+   the others), corpora and classes balanced;
 3. fits a temperature on the inner folds' held-out logits of the chosen set (``calibrate``), so
    a confidence of 0.8 means about 80 % right on speakers the head did not train on.
 
@@ -41,7 +43,10 @@ from avemotion.estimators.partial import (
     row_space_basis,
 )
 
-__all__ = ["LayerwiseHead", "corpus_of"]
+__all__ = ["SELECTIONS", "LayerwiseHead", "corpus_of"]
+
+#: How the inner cross-validation holds clips out: by speaker groups, or one training corpus at a time.
+SELECTIONS = ("speakers", "corpora")
 
 
 def corpus_of(speakers: np.ndarray) -> np.ndarray:
@@ -59,6 +64,13 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
 
     ``normalise``: ``"none"`` or ``"utterance"`` (each hidden state's mean and std vectors of a
     clip scaled to unit RMS before standardisation, which removes the clip's overall level).
+    ``absent_weight``: how much a clip discourages the labels its corpus lacks (0: not at all,
+    the pure partial-label loss; 1: ordinary cross-entropy; see :class:`PartialLabelLogistic`).
+    ``selection``: ``"speakers"`` (speaker-grouped ``inner_folds``-fold CV) or ``"corpora"``:
+    hold out each training corpus of at least ``min_corpus_clips`` clips in turn, train on the
+    others and score it on the labels both sides have, which chooses the layers and C that carry
+    over to a corpus the head has not heard (falls back to speakers with fewer than two such
+    corpora, e.g. RAVDESS alone).
     """
 
     def __init__(
@@ -71,6 +83,9 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         normalise: str = "none",
         calibrate: bool = True,
         max_iter: int = 200,
+        absent_weight: float = 0.0,
+        selection: str = "speakers",
+        min_corpus_clips: int = 100,
     ) -> None:
         self.blocks = blocks
         self.layer_sets = layer_sets
@@ -80,6 +95,9 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         self.normalise = normalise
         self.calibrate = calibrate
         self.max_iter = max_iter
+        self.absent_weight = absent_weight
+        self.selection = selection
+        self.min_corpus_clips = min_corpus_clips
 
     # -- features -------------------------------------------------------------------------
     def _columns(self, layer_set: Sequence[Sequence[int]]) -> np.ndarray:
@@ -120,10 +138,40 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         weights = balanced_weights(y, corpora, self.corpus_balance)
         out, init = {}, None
         for C in sorted(self.Cs):
-            model = PartialLabelLogistic(C=C, max_iter=self.max_iter).fit(X, y, mask, weights, init)
+            model = PartialLabelLogistic(C=C, max_iter=self.max_iter, absent_weight=self.absent_weight).fit(
+                X, y, mask, weights, init)
             init = (model.coef_, model.intercept_)
             out[C] = model.decision_function(X_test)
         return out
+
+    def _held_out_corpora(self, corpora: np.ndarray) -> list[str]:
+        """The training corpora that ``selection="corpora"`` holds out in turn: those with at
+        least ``min_corpus_clips`` clips, when there are two or more of them (else none)."""
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
+        if self.selection != "corpora":
+            return []
+        names, counts = np.unique(corpora, return_counts=True)
+        held = [str(n) for n, c in zip(names, counts) if c >= self.min_corpus_clips]
+        return held if len(held) >= 2 else []
+
+    def _inner_folds(self, index: np.ndarray, mask: np.ndarray, speakers: np.ndarray,
+                     corpora: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+        """The inner cross-validation's ``(train, test)`` row indices and the (N, K) labels each
+        held-out clip may be scored on: its corpus's labels that its fold's training clips have
+        (a clip whose own label is not among them is not scored)."""
+        held = self._held_out_corpora(corpora)
+        if held:
+            folds = [(np.flatnonzero(corpora != c), np.flatnonzero(corpora == c)) for c in held]
+        else:
+            n_folds = min(self.inner_folds, len(np.unique(speakers)))
+            folds = list(GroupKFold(n_splits=n_folds).split(index, index, speakers))
+        allowed = np.zeros_like(mask)
+        for train, test in folds:
+            seen = np.zeros(mask.shape[1], dtype=bool)
+            seen[np.unique(index[train])] = True
+            allowed[test] = mask[test] & seen
+        return folds, allowed
 
     def fit(
         self,
@@ -148,31 +196,33 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         index = np.searchsorted(self.classes_, y)
         self.corpus_labels_ = {c: sorted(set(y[corpora == c])) for c in np.unique(corpora)}
         mask = np.stack([np.isin(self.classes_, self.corpus_labels_[c]) for c in corpora])
-        n_folds = min(self.inner_folds, len(np.unique(speakers)))
+        folds, allowed = self._inner_folds(index, mask, speakers, corpora)
+        scored = allowed[np.arange(len(y)), index]
+        self.selection_ = "corpora" if self._held_out_corpora(corpora) else "speakers"
         self.scores_: dict[str, float] = {}
         best: tuple[float, int, float] | None = None
         best_logits: np.ndarray | None = None
         for s, layer_set in enumerate(self.layer_sets):
             columns = self._columns(layer_set)
             logits_by_c = {C: np.zeros((len(y), len(self.classes_))) for C in self.Cs}
-            for train, test in GroupKFold(n_splits=n_folds).split(X, index, speakers):
+            for train, test in folds:
                 for C, logits in self._c_path(X[train][:, columns], index[train], mask[train], corpora[train],
                                               X[test][:, columns]).items():
                     logits_by_c[C][test] = logits
             for C, logits in logits_by_c.items():
-                pred = np.where(mask, logits, -np.inf).argmax(axis=1)
-                score = float(np.mean([balanced_accuracy_score(index[corpora == c], pred[corpora == c])
-                                       for c in np.unique(corpora)]))
+                pred = np.where(allowed, logits, -np.inf).argmax(axis=1)
+                score = float(np.mean([balanced_accuracy_score(index[scored & (corpora == c)], pred[scored & (corpora == c)])
+                                       for c in np.unique(corpora[scored])]))
                 self.scores_[f"{s}:{C:g}"] = score
                 key = (score, -s, -C)
                 if best is None or key > (best[0], -best[1], -best[2]):
                     best, best_logits = (score, s, C), logits
         assert best is not None and best_logits is not None
         self.inner_score_, self.layer_set_, self.C_ = best[0], [list(b) for b in self.layer_sets[best[1]]], best[2]
-        self.temperature_ = fit_temperature(best_logits, index, mask) if self.calibrate else 1.0
+        self.temperature_ = fit_temperature(best_logits[scored], index[scored], allowed[scored]) if self.calibrate else 1.0
         selected = X[:, self._columns(self.layer_set_)]
         self.mean_, self.scale_ = _moments(selected)
-        model = PartialLabelLogistic(C=self.C_, max_iter=self.max_iter).fit(
+        model = PartialLabelLogistic(C=self.C_, max_iter=self.max_iter, absent_weight=self.absent_weight).fit(
             (selected - self.mean_) / self.scale_, index, mask, balanced_weights(index, corpora, self.corpus_balance))
         self.coef_, self.intercept_ = model.coef_, model.intercept_
         return self

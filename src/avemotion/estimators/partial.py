@@ -4,7 +4,12 @@ A TurEV-DB clip labelled ``sad`` says the speaker is sad rather than angry, calm
 four labels TurEV-DB has); it says nothing about ``surprised``, which TurEV-DB never offers. The
 loss of :class:`PartialLabelLogistic` follows that reading: each clip's softmax is taken over
 its own corpus's labels only (the other logits are masked out), so a clip never teaches "not
-surprised" where surprise was not a choice. Clips are weighted so that every corpus weighs the
+surprised" where surprise was not a choice. That leaves the logits of a corpus's absent labels
+unconstrained wherever only that corpus's clips lie, and clips of a new corpus that resemble it
+can fall there (measured: TESS scored by a model of RAVDESS + TurEV-DB, 25 UAR against 44 without
+TurEV-DB). ``absent_weight`` (lambda, 0-1) adds lambda times the negative log of the full
+softmax's mass on the clip's own labels: 0 is the pure partial-label loss, 1 the ordinary
+cross-entropy over every label, and in between absent labels are discouraged only weakly. Clips are weighted so that every corpus weighs the
 same (or in proportion to the square root of its size) and, within a corpus, every class.
 
 :func:`fit_temperature` fits the temperature ``T`` of ``softmax(logits / T)`` on held-out
@@ -18,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from scipy.optimize import minimize, minimize_scalar
+from scipy.special import logsumexp
 
 __all__ = ["PartialLabelLogistic", "balanced_weights", "fit_temperature", "masked_log_softmax", "row_space_basis"]
 
@@ -65,9 +71,12 @@ class PartialLabelLogistic:
     solution is the same, found at a fraction of the cost.
     """
 
-    def __init__(self, C: float = 0.01, max_iter: int = 200) -> None:
+    def __init__(self, C: float = 0.01, max_iter: int = 200, absent_weight: float = 0.0) -> None:
+        if not 0.0 <= absent_weight <= 1.0:
+            raise ValueError(f"absent_weight must lie in [0, 1], got {absent_weight!r}")
         self.C = C
         self.max_iter = max_iter
+        self.absent_weight = absent_weight
 
     def fit(
         self,
@@ -95,14 +104,24 @@ class PartialLabelLogistic:
         onehot[np.arange(len(y)), y] = 1.0
         scale = 1.0 / (self.C * len(y))
 
+        lam = self.absent_weight
+
         def loss_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
             W, b = theta[:-n_classes].reshape(n_features, n_classes), theta[-n_classes:]
-            z = np.where(allowed, (X32 @ W.astype(np.float32)).astype(np.float64) + b, -np.inf)
+            logits = (X32 @ W.astype(np.float32)).astype(np.float64) + b
+            z = np.where(allowed, logits, -np.inf)
             z -= z.max(axis=1, keepdims=True)
             log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
             p = np.exp(log_p)
             residual = w[:, None] * (p - onehot)
             loss = -(w * log_p[np.arange(len(y)), y]).sum() + 0.5 * scale * (W * W).sum()
+            if lam:
+                # + lam * -log(the full softmax's mass on the clip's own labels): its gradient
+                # moves (1 - lam) of the masked softmax's weight to the full softmax.
+                log_full = logits - logsumexp(logits, axis=1, keepdims=True)
+                in_set = logsumexp(np.where(allowed, log_full, -np.inf), axis=1)
+                loss -= lam * (w * in_set).sum()
+                residual = w[:, None] * ((1 - lam) * p + lam * np.exp(log_full) - onehot)
             grad = np.concatenate([((X32.T @ residual.astype(np.float32)) + scale * W).ravel(), residual.sum(axis=0)])
             return float(loss), grad
 
