@@ -14,7 +14,8 @@ each block's ``(n_states, values per state)`` (base: 7 states of 1,024 values). 
    teaches mainly the labels its corpus has (``absent_weight`` says how weakly it discourages
    the others), corpora and classes balanced;
 3. fits a temperature on the inner folds' held-out logits of the chosen set (``calibrate``), so
-   a confidence of 0.8 means about 80 % right on speakers the head did not train on.
+   a confidence of 0.8 means about 80 % right on speakers (or, with ``selection="corpora"``,
+   corpora) the head did not train on.
 
 :meth:`LayerwiseHead.adapt` gives a copy that standardises with a batch's own statistics
 (unsupervised test-time adaptation to a new corpus or recording set).
