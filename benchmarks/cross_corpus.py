@@ -137,6 +137,13 @@ def variant_recipe(recipe: dict[str, Any], name: str) -> dict[str, Any]:
     return variant
 
 
+def variant_data(recipe: dict[str, Any], name: str, data: Any) -> Any:
+    """``data`` itself, or for a variant that changes the features, its own features of the same clips (through the cache)."""
+    if name not in FEATURES:
+        return data
+    return recipe_data(variant_recipe(recipe, name), data.table, cache=FeatureCache(), copies=0, progress=True)
+
+
 def augmented_features(recipe: dict[str, Any], name: str, table: Any, progress: bool = True) -> np.ndarray:
     """One augmented copy of every clip of ``table`` for variant ``name`` (through the cache)."""
     variant = copy.deepcopy(recipe)
@@ -230,17 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"features: {len(data.table)} clips in {time.perf_counter() - tic:.0f} s; failures: {len(data.failures)}", flush=True)
     if args.extract_only:
         for name in args.variants:
-            if name in FEATURES:
-                recipe_data(variant_recipe(recipe, name), data.table, cache=FeatureCache(), copies=0, progress=True)
+            variant_data(recipe, name, data)
             if name in AUGMENTATION:
                 augmented_features(recipe, name, data.table)
         return 0
     results = _previous(args.out, args.recipe)
     for name in args.variants:
         print(f"== {name}", flush=True)
-        own = data
-        if name in FEATURES:
-            own = recipe_data(variant_recipe(recipe, name), data.table, cache=FeatureCache(), copies=0, progress=True)
+        own = variant_data(recipe, name, data)
         results[name] = run_variant(recipe, name, own.X, own.table, args.parts, results.get(name))
         merged = {**_previous(args.out, args.recipe), name: results[name]}
         document = {

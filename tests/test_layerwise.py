@@ -119,7 +119,7 @@ def test_corpus_selection_holds_out_each_training_corpus() -> None:
     assert head.selection_ == "corpora" and head.layer_set_ == [[1], [0]]
     index = np.searchsorted(head.classes_, y[keep])
     mask = np.stack([np.isin(head.classes_, head.corpus_labels_[c]) for c in corpus[keep]])
-    folds, allowed = head._inner_folds(index, mask, groups[keep], corpus[keep])
+    folds, allowed = head._inner_folds(index, mask, groups[keep], corpus[keep], head._held_out_corpora(corpus[keep]))
     assert [sorted(set(corpus[keep][test])) for _, test in folds] == [["a"], ["b"], ["c"]]
     assert all(not set(corpus[keep][train]) & set(corpus[keep][test]) for train, test in folds)
     # corpus a held out: trained on b + c, which have "surprised" (b), so it is scored on all four

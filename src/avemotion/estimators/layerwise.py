@@ -156,12 +156,12 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         held = [str(n) for n, c in zip(names, counts) if c >= self.min_corpus_clips]
         return held if len(held) >= 2 else []
 
-    def _inner_folds(self, index: np.ndarray, mask: np.ndarray, speakers: np.ndarray,
-                     corpora: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
-        """The inner cross-validation's ``(train, test)`` row indices and the (N, K) labels each
-        held-out clip may be scored on: its corpus's labels that its fold's training clips have
-        (a clip whose own label is not among them is not scored)."""
-        held = self._held_out_corpora(corpora)
+    def _inner_folds(self, index: np.ndarray, mask: np.ndarray, speakers: np.ndarray, corpora: np.ndarray,
+                     held: Sequence[str]) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+        """The inner cross-validation's ``(train, test)`` row indices (one fold per corpus of
+        ``held``, speaker groups when it is empty) and the (N, K) labels each held-out clip may
+        be scored on: its corpus's labels that its fold's training clips have (a clip whose own
+        label is not among them is not scored)."""
         if held:
             folds = [(np.flatnonzero(corpora != c), np.flatnonzero(corpora == c)) for c in held]
         else:
@@ -197,9 +197,11 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         index = np.searchsorted(self.classes_, y)
         self.corpus_labels_ = {c: sorted(set(y[corpora == c])) for c in np.unique(corpora)}
         mask = np.stack([np.isin(self.classes_, self.corpus_labels_[c]) for c in corpora])
-        folds, allowed = self._inner_folds(index, mask, speakers, corpora)
+        held = self._held_out_corpora(corpora)
+        self.selection_ = "corpora" if held else "speakers"
+        folds, allowed = self._inner_folds(index, mask, speakers, corpora, held)
         scored = allowed[np.arange(len(y)), index]
-        self.selection_ = "corpora" if self._held_out_corpora(corpora) else "speakers"
+        scored_by_corpus = [scored & (corpora == c) for c in np.unique(corpora[scored])]
         self.scores_: dict[str, float] = {}
         best: tuple[float, int, float] | None = None
         best_logits: np.ndarray | None = None
@@ -212,8 +214,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
                     logits_by_c[C][test] = logits
             for C, logits in logits_by_c.items():
                 pred = np.where(allowed, logits, -np.inf).argmax(axis=1)
-                score = float(np.mean([balanced_accuracy_score(index[scored & (corpora == c)], pred[scored & (corpora == c)])
-                                       for c in np.unique(corpora[scored])]))
+                score = float(np.mean([balanced_accuracy_score(index[rows], pred[rows]) for rows in scored_by_corpus]))
                 self.scores_[f"{s}:{C:g}"] = score
                 key = (score, -s, -C)
                 if best is None or key > (best[0], -best[1], -best[2]):

@@ -9,8 +9,9 @@ unconstrained wherever only that corpus's clips lie, and clips of a new corpus t
 can fall there (measured: TESS scored by a model of RAVDESS + TurEV-DB, 25 UAR against 44 without
 TurEV-DB). ``absent_weight`` (lambda, 0-1) adds lambda times the negative log of the full
 softmax's mass on the clip's own labels: 0 is the pure partial-label loss, 1 the ordinary
-cross-entropy over every label, and in between absent labels are discouraged only weakly. Clips are weighted so that every corpus weighs the
-same (or in proportion to the square root of its size) and, within a corpus, every class.
+cross-entropy over every label, and in between absent labels are discouraged only weakly.
+Clips are weighted so that every corpus weighs the same (or in proportion to the square root of
+its size) and, within a corpus, every class.
 
 :func:`fit_temperature` fits the temperature ``T`` of ``softmax(logits / T)`` on held-out
 clips (same masking) by minimising the negative log-likelihood.
