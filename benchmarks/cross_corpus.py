@@ -20,8 +20,10 @@ dBFS before the encoders; ``speech_pool``: statistics over the speech frames onl
 augmented training copies (``channel_aug``).
 
 Every row is also scored ``adapted``: the same head standardising the target's features with
-the target's own statistics (unsupervised test-time adaptation over the target; labels
-never). ``--parts`` runs some of ``loco``, ``si5``, ``si5_multi`` only. Results are rewritten
+the target's own statistics, and ``adapted_by`` each method of
+:data:`avemotion.core.adaptation.ADAPT_METHODS` (``balance``: class biases that make every
+emotion equally common over the target; unsupervised test-time adaptation over the target,
+labels never). ``--parts`` runs some of ``loco``, ``si5``, ``si5_multi`` only. Results are rewritten
 atomically after every variant (a rerun recomputes only the variants and parts asked for and
 keeps the others).
 """
@@ -43,6 +45,7 @@ import torch
 
 import avemotion
 from avemotion.cache import FeatureCache
+from avemotion.core.adaptation import ADAPT_METHODS
 from avemotion.core.atomic import atomic_write_bytes
 from avemotion.core.labels import label_set, shared_labels
 from avemotion.core.metrics import expected_calibration_error, summarize_metrics
@@ -81,10 +84,11 @@ AUGMENTATION: dict[str, dict[str, Any]] = {
 }
 
 
-def _scores(head: Any, X: np.ndarray, y: np.ndarray, adapt: bool) -> dict[str, Any]:
-    """Metrics of ``head`` on (X, y), argmax restricted to the labels y and the head share."""
+def _scores(head: Any, X: np.ndarray, y: np.ndarray, adapt: str | None = None) -> dict[str, Any]:
+    """Metrics of ``head`` on (X, y), argmax restricted to the labels y and the head share;
+    ``adapt``: a test-time adaptation method the head first applies over X (no labels)."""
     if adapt:
-        head = head.adapt(X)
+        head = head.adapt(X, adapt)
     labels = shared_labels(list(head.classes_), set(y))
     columns = [list(head.classes_).index(label) for label in labels]
     logits = head.decision_function(X)[:, columns]
@@ -170,13 +174,14 @@ def run_variant(recipe: dict[str, Any], name: str, X: np.ndarray, table: Any, pa
         for training, rows in trainings.items():
             tic = time.perf_counter()
             head = _fit(recipe, params, X[rows], y[rows], speakers[rows], None if X_aug is None else X_aug[rows])
-            record = _summary(_scores(head, X[test], y[test], False))
-            record["adapted"] = _summary(_scores(head, X[test], y[test], True))
+            record = _summary(_scores(head, X[test], y[test]))
+            record["adapted_by"] = {m: _summary(_scores(head, X[test], y[test], m)) for m in ADAPT_METHODS}
+            record["adapted"] = record["adapted_by"]["standardise"]
             record["seconds"] = time.perf_counter() - tic
             record["trained_on"] = sorted(set(corpus[rows]))
             out["loco"].setdefault(target, {})[training] = record
-            print(f"  {name} {target:8s} <- {training:7s} UAR {100 * record['uar']:.1f} adapted "
-                  f"{100 * record['adapted']['uar']:.1f} (ECE {record['ece_uncalibrated']:.3f} -> {record['ece']:.3f}; "
+            adapted = " / ".join(f"{m} {100 * r['uar']:.1f}" for m, r in record["adapted_by"].items())
+            print(f"  {name} {target:8s} <- {training:7s} UAR {100 * record['uar']:.1f} adapted {adapted} (ECE {record['ece_uncalibrated']:.3f} -> {record['ece']:.3f}; "
                   f"{record['seconds']:.0f} s)", flush=True)
     ravdess = np.flatnonzero(corpus == "ravdess")
     folds = get_split("ravdess-si5", table.iloc[ravdess].reset_index(drop=True))
@@ -192,8 +197,9 @@ def run_variant(recipe: dict[str, Any], name: str, X: np.ndarray, table: Any, pa
             test = ravdess[fold.test]
             assert not set(speakers[train]) & set(speakers[test]), "speaker leakage"
             head = _fit(recipe, params, X[train], y[train], speakers[train], None if X_aug is None else X_aug[train])
-            folds_out.append(_summary(_scores(head, X[test], y[test], False)))
-            folds_out[-1]["adapted_uar"] = _scores(head, X[test], y[test], True)["uar"]
+            folds_out.append(_summary(_scores(head, X[test], y[test])))
+            folds_out[-1]["adapted_uar_by"] = {m: _scores(head, X[test], y[test], m)["uar"] for m in ADAPT_METHODS}
+            folds_out[-1]["adapted_uar"] = folds_out[-1]["adapted_uar_by"]["standardise"]
         uars = [f["uar"] for f in folds_out]
         out[key] = {"uar_mean": float(np.mean(uars)), "uar_std": float(np.std(uars)),
                     "war_mean": float(np.mean([f["war"] for f in folds_out])),
@@ -202,6 +208,8 @@ def run_variant(recipe: dict[str, Any], name: str, X: np.ndarray, table: Any, pa
                     "ece_uncalibrated_mean": float(np.mean([f["ece_uncalibrated"] for f in folds_out])),
                     "confidence_0.7_0.9": _pooled_band(folds_out),
                     "adapted_uar_mean": float(np.mean([f["adapted_uar"] for f in folds_out])),
+                    "adapted_uar_by_mean": {m: float(np.mean([f["adapted_uar_by"][m] for f in folds_out]))
+                                            for m in ADAPT_METHODS},
                     "folds": folds_out}
         print(f"  {name} {key}: UAR {100 * np.mean(uars):.1f} +- {100 * np.std(uars):.1f} "
               f"({' / '.join(f'{100 * u:.0f}' for u in uars)})", flush=True)

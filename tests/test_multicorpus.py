@@ -76,8 +76,16 @@ def test_train_on_two_corpora_with_different_label_sets(corpora: tuple[Path, Pat
     other = tmp_path / "other.wav"
     sf.write(other, _clip(load_audio(REPO / "examples" / "sample.mp4", sr=SR), 998), SR)
     assert main(["predict", "--model", str(out), str(clip), str(other), "--adapt", "--json"]) == 0
+    assert main(["predict", "--model", str(out), str(clip), str(other), "--adapt", "--adapt-method", "standardise", "--json"]) == 0
     assert main(["predict", "--model", str(out), str(clip), "--adapt"]) == 1
     assert main(["evaluate", "--model", str(out), "--data", str(turev), "--adapt"]) == 0
+    metrics = tmp_path / "adapted.json"   # a method alone adapts with it
+    assert main(["evaluate", "--model", str(out), "--data", str(turev), "--adapt-method", "balance",
+                 "--json", str(metrics)]) == 0
+    assert json.loads(metrics.read_text())["details"]["adapted"].endswith("(balance)")
+    with pytest.raises(SystemExit) as refused:  # argparse: an unknown method is a usage error
+        main(["evaluate", "--model", str(out), "--data", str(turev), "--adapt", "--adapt-method", "whiten"])
+    assert refused.value.code == 2
 
 
 def test_adapted_head_standardises_with_the_batch() -> None:
@@ -89,12 +97,56 @@ def test_adapted_head_standardises_with_the_batch() -> None:
     head = LayerwiseHead(blocks=[(2, 6)], layer_sets=[[[0, 1]]], Cs=(0.1,), inner_folds=3)
     head.fit(X, y, groups=np.repeat([f"c:{i}" for i in range(6)], 10))
     shifted = X * 3.0 + 5.0                      # the same clips through another channel
-    adapted = head.adapt(shifted)
-    np.testing.assert_allclose(adapted.predict_proba(shifted), head.adapt(X).predict_proba(X), atol=1e-6)
+    adapted = head.adapt(shifted, "standardise")
+    np.testing.assert_allclose(adapted.predict_proba(shifted), head.adapt(X, "standardise").predict_proba(X), atol=1e-6)
     assert not np.allclose(head.predict_proba(shifted), head.predict_proba(X))
     assert head.mean_ is not adapted.mean_        # the fitted head is unchanged
     with pytest.raises(ValueError, match="at least two"):
         head.adapt(X[:1])
+    with pytest.raises(ValueError, match="method must be one of"):
+        head.adapt(X, "whiten")
+
+
+def test_balanced_head_makes_every_class_equally_common_in_the_batch() -> None:
+    from avemotion.estimators.layerwise import LayerwiseHead
+
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((3, 12)) * 2.0
+    y = np.array(["angry", "sad", "happy"] * 30)
+    X = centres[np.searchsorted(["angry", "happy", "sad"], y)] + rng.standard_normal((90, 12))
+    head = LayerwiseHead(blocks=[(2, 6)], layer_sets=[[[0, 1]]], Cs=(0.1,), inner_folds=3)
+    head.fit(X, y, groups=np.repeat([f"c:{i}" for i in range(9)], 10))
+    # another corpus: the same three emotions, equally common, each clip pushed towards "sad"
+    # (the bias an unseen corpus gives a head: TESS's clips all lean to one class)
+    target = X + 1.5 * (centres[2] - centres[:2].mean(axis=0))
+    before = head.predict(target)
+    assert np.mean(before == "sad") > 0.5
+    balanced = head.adapt(target, "balance")
+    np.testing.assert_allclose(balanced.predict_proba(target).mean(axis=0), 1 / 3, atol=1e-5)
+    assert np.mean(balanced.predict(target) == y) > np.mean(before == y) + 0.15
+    np.testing.assert_allclose(balanced.coef_, head.coef_)     # only the class biases moved
+    assert not np.allclose(balanced.intercept_, head.intercept_)
+    assert np.isclose((balanced.intercept_ - head.intercept_).mean(), 0.0)
+    assert head.predict(target).tolist() == before.tolist()     # the fitted head is unchanged
+    both = head.adapt(target, "both")                           # standardise, then balance
+    np.testing.assert_allclose(both.mean_, target.mean(axis=0))
+    np.testing.assert_allclose(both.predict_proba(target).mean(axis=0), 1 / 3, atol=1e-5)
+
+
+def test_balancing_offsets() -> None:
+    from avemotion.estimators.partial import balancing_offsets
+
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((400, 5)) + np.array([4.0, 0.0, 0.0, -1.0, -3.0])
+    for temperature in (1.0, 3.5):
+        b = balancing_offsets(logits, temperature)
+        z = (logits + b) / temperature
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        np.testing.assert_allclose((p / p.sum(axis=1, keepdims=True)).mean(axis=0), 0.2, atol=1e-5)
+        assert np.isclose(b.mean(), 0.0) and b[0] < b[1] and b[4] > b[3]   # the favoured class loses most
+    # a batch whose classes are already equally likely is left as it is
+    symmetric = np.concatenate([np.roll(np.eye(4) * 3.0, k, axis=1) for k in range(4)])
+    np.testing.assert_allclose(balancing_offsets(symmetric), 0.0, atol=1e-8)
 
 
 def test_each_corpus_teaches_only_its_labels(corpora: tuple[Path, Path]) -> None:

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from avemotion.cli.adapt_options import add_adapt_options
 from avemotion.cli.engine_options import add_engine_options, count, make_engine, uses_engine
 from avemotion.core.labels import label_set
 from avemotion.errors import AvemotionError
@@ -56,9 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", type=Path, metavar="DIR", help="write report.html and its plots here")
     p.add_argument("--limit", type=count, metavar="N", help="score only the first N clips (a quick look)")
     add_engine_options(p, "predict the clips (or, with a named --split, extract the features)")
-    p.add_argument("--adapt", action="store_true",
-                   help="adapt the audio model to the data first, without labels (test-time adaptation over "
-                        "all the clips given; reads every file once more)")
+    add_adapt_options(p, "all the clips given")
     p.set_defaults(run=run)
 
 
@@ -227,8 +226,8 @@ def run(args: argparse.Namespace) -> int:
     if uses_engine(args) and ("au" in model.branches or args.adapt):
         raise AvemotionError("--workers and --engine predict clips without side inputs: not with an AU model or --adapt")
     if args.adapt:
-        model = model.adapted([p for p in table["audio"] if isinstance(p, str)])
-        details["adapted"] = "audio model adapted to these clips' statistics (no labels)"
+        model = model.adapted([p for p in table["audio"] if isinstance(p, str)], args.adapt_method)
+        details["adapted"] = f"audio model adapted to these clips without labels ({args.adapt_method})"
     failures: list[str] = []
     y, proba, used = _predict_with_engine(args, model, table, failures) if uses_engine(args) else \
         _predict_table(model, table, failures)

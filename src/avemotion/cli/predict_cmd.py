@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from avemotion.cli.adapt_options import add_adapt_options
 from avemotion.cli.engine_options import add_engine_options, make_engine, uses_engine
 from avemotion.core.formats import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from avemotion.errors import AvemotionError, PathError
@@ -64,9 +65,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeline", action="store_true", help="predict over sliding windows")
     p.add_argument("--window", type=seconds, default=2.0, help="timeline window, seconds (default: %(default)s)")
     p.add_argument("--hop", type=seconds, default=1.0, help="timeline hop, seconds (default: %(default)s)")
-    p.add_argument("--adapt", action="store_true",
-                   help="adapt the audio model to all the inputs first, without labels (test-time adaptation: "
-                        "for a set of recordings from one place or corpus; needs at least two; reads each once more)")
+    add_adapt_options(p, "all the inputs (at least two)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON document")
     out.add_argument("--csv", action="store_true", help="print CSV, one row per clip or window")
@@ -189,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     if args.au is not None and "au" not in model.branches:
         raise AvemotionError(AU_USAGE)
     if args.adapt:
-        model = model.adapted(files)
+        model = model.adapted(files, args.adapt_method)
     side = {} if args.au is None else {"au": args.au}
     predictions: list[Prediction] = []
     for path in tqdm(files, desc="predict", unit="file", disable=len(files) < 2 or not sys.stderr.isatty()):

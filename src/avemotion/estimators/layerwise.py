@@ -17,8 +17,9 @@ each block's ``(n_states, values per state)`` (base: 7 states of 1,024 values). 
    a confidence of 0.8 means about 80 % right on speakers (or, with ``selection="corpora"``,
    corpora) the head did not train on.
 
-:meth:`LayerwiseHead.adapt` gives a copy that standardises with a batch's own statistics
-(unsupervised test-time adaptation to a new corpus or recording set).
+:meth:`LayerwiseHead.adapt` gives a copy adapted without labels to a batch of a new corpus or
+recording set: standardised with the batch's own statistics, or with class biases that make every
+emotion about equally common in the batch, or both.
 
 A clip's corpus is the part of its speaker id before ``:`` (``tess:OAF`` -> ``tess``), as every
 corpus reader in avemotion writes it; ``fit`` takes speakers as ``groups``.
@@ -36,10 +37,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GroupKFold
 
+from avemotion.core.adaptation import ADAPT_METHODS, DEFAULT_ADAPT
 from avemotion.core.atomic import atomic_write_npz
 from avemotion.estimators.partial import (
     PartialLabelLogistic,
     balanced_weights,
+    balancing_offsets,
     fit_temperature,
     row_space_basis,
 )
@@ -229,14 +232,24 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         self.coef_, self.intercept_ = model.coef_, model.intercept_
         return self
 
-    def adapt(self, X: np.ndarray) -> LayerwiseHead:
-        """A copy that standardises with the statistics of ``X`` (N >= 2 clips of one target
-        corpus or recording set) instead of the training clips': unsupervised test-time
-        adaptation over a batch. Labels are never used."""
+    def adapt(self, X: np.ndarray, method: str = DEFAULT_ADAPT) -> LayerwiseHead:
+        """A copy adapted, without labels, to ``X`` (N >= 2 clips of one target corpus or
+        recording set): unsupervised test-time adaptation over a batch.
+
+        ``standardise``: standardise with the batch's feature statistics instead of the training
+        clips'. ``balance``: shift the class biases so that the batch's mean calibrated
+        probability is the same for every class (:func:`~.partial.balancing_offsets`; right when
+        the batch holds every emotion about equally often, wrong for a batch of one emotion).
+        ``both``: standardise, then balance."""
+        if method not in ADAPT_METHODS:
+            raise ValueError(f"method must be one of {ADAPT_METHODS}, got {method!r}")
         if len(X) < 2:
             raise ValueError("test-time adaptation needs at least two clips")
         adapted = copy.copy(self)
-        adapted.mean_, adapted.scale_ = _moments(self._prepare(X)[:, self._columns(self.layer_set_)])
+        if method in ("standardise", "both"):
+            adapted.mean_, adapted.scale_ = _moments(self._prepare(X)[:, self._columns(self.layer_set_)])
+        if method in ("balance", "both"):
+            adapted.intercept_ = adapted.intercept_ + balancing_offsets(adapted.decision_function(X), self.temperature_)
         return adapted
 
     def _standardised(self, X: np.ndarray) -> np.ndarray:

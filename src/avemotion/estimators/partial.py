@@ -26,7 +26,14 @@ import torch
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import logsumexp
 
-__all__ = ["PartialLabelLogistic", "balanced_weights", "fit_temperature", "masked_log_softmax", "row_space_basis"]
+__all__ = [
+    "PartialLabelLogistic",
+    "balanced_weights",
+    "balancing_offsets",
+    "fit_temperature",
+    "masked_log_softmax",
+    "row_space_basis",
+]
 
 CORPUS_BALANCE = ("equal", "sqrt", "none")
 
@@ -150,3 +157,25 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray, mask: np.ndarray, bounds:
 
     result = minimize_scalar(nll, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded")
     return float(np.exp(result.x))
+
+
+def balancing_offsets(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """(K,) offsets b such that the batch's mean of ``softmax((logits + b) / temperature)`` is
+    uniform over the K columns: the class biases of a batch in which every class is about equally
+    common (unsupervised test-time adaptation of a classifier's priors; no labels). Offsets are
+    in logit units, mean 0. ``logits``: (N, K), N >= 1.
+
+    b minimises the convex mean_i logsumexp((z_i + b) / T) - sum(b) / (K T), whose gradient is
+    (mean softmax - 1 / K) / T.
+    """
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    k = z.shape[1]
+
+    def objective(b: np.ndarray) -> tuple[float, np.ndarray]:
+        w = z + b
+        lse = logsumexp(w, axis=1, keepdims=True)
+        mean = np.exp(w - lse).mean(axis=0)
+        return float(lse.mean() - b.sum() / k), mean - 1.0 / k
+
+    b = minimize(objective, np.zeros(k), jac=True, method="L-BFGS-B", options={"gtol": 1e-10, "maxiter": 1000}).x
+    return (b - b.mean()) * temperature

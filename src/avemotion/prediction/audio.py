@@ -19,6 +19,7 @@ import numpy as np
 
 from avemotion.audio.features import check_speech
 from avemotion.bundles import Bundle, load_bundle
+from avemotion.core.adaptation import DEFAULT_ADAPT
 from avemotion.errors import AvemotionError, NoAudioStreamError
 from avemotion.estimators.neural import proba_in_label_order
 from avemotion.features import SAMPLE_RATE, signal_features
@@ -110,10 +111,10 @@ class AudioBranch(Branch):
         timings.update(audio_features=mid - tic, audio_model=time.perf_counter() - mid)
         return out
 
-    def adapted(self, paths: Sequence[str | os.PathLike[str]]) -> AudioBranch:
-        """A copy adapted, without labels, to the audio of ``paths`` (at least two usable files):
-        its estimator standardises with their features' statistics (estimators with ``adapt``,
-        e.g. the shipped ``layerwise`` head). Files that cannot be read are left out."""
+    def adapted(self, paths: Sequence[str | os.PathLike[str]], method: str = DEFAULT_ADAPT) -> AudioBranch:
+        """A copy adapted, without labels, to the audio of ``paths`` (at least two usable files)
+        by its estimator's ``adapt(X, method)`` (e.g. the shipped ``layerwise`` head: ``balance``
+        class biases, ``standardise`` features, or ``both``). Files that cannot be read are left out."""
         if not hasattr(self.head, "adapt"):
             raise AvemotionError(f"{self.info.get('path', self.name)}: this audio model cannot adapt (its estimator has no adapt)")
         rows = []
@@ -124,7 +125,7 @@ class AudioBranch(Branch):
                 continue
         if len(rows) < 2:
             raise AvemotionError(f"adaptation needs at least two readable audio files, got {len(rows)}")
-        head = self.head.adapt(np.stack(rows))
+        head = self.head.adapt(np.stack(rows), method)
         bundle = None if self.bundle is None else Bundle(self.bundle.path, self.bundle.config, head)
         return AudioBranch(self.recipe["features"], head, self.labels, name=self.name, info=self.info, bundle=bundle)
 

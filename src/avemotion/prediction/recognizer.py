@@ -51,6 +51,7 @@ from avemotion.bundles import (
     write_config,
     writing_folder,
 )
+from avemotion.core.adaptation import DEFAULT_ADAPT
 from avemotion.core.formats import IMAGE_EXTENSIONS
 from avemotion.core.labels import label_set
 from avemotion.errors import AvemotionError, MediaError
@@ -273,15 +274,16 @@ class Recognizer:
             out.weights = None
         return out
 
-    def adapted(self, paths: Sequence[str | os.PathLike[str]]) -> Recognizer:
+    def adapted(self, paths: Sequence[str | os.PathLike[str]], method: str = DEFAULT_ADAPT) -> Recognizer:
         """A copy whose audio branch is adapted, without labels, to the audio of ``paths``
-        (:meth:`AudioBranch.adapted`: unsupervised test-time adaptation over a batch of one
-        corpus or recording set; every file is read once more for it). Other branches are shared."""
+        (:meth:`AudioBranch.adapted` with ``method``: unsupervised test-time adaptation over a
+        batch of one corpus or recording set; every file is read once more for it). Other
+        branches are shared."""
         audio = self.branches.get("audio")
         if not isinstance(audio, AudioBranch):
             raise AvemotionError("adaptation needs an audio branch; this recognizer has none")
         out = copy.copy(self)
-        out.branches = {**self.branches, "audio": audio.adapted([os.fspath(p) for p in paths])}
+        out.branches = {**self.branches, "audio": audio.adapted([os.fspath(p) for p in paths], method)}
         return out
 
     def describe(self) -> dict[str, Any]:

@@ -1,0 +1,32 @@
+"""``--adapt`` and ``--adapt-method``: unsupervised test-time adaptation, for ``predict`` and ``evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from avemotion.core.adaptation import ADAPT_METHODS, DEFAULT_ADAPT
+
+__all__ = ["add_adapt_options"]
+
+
+class _Method(argparse.Action):
+    """Stores the method and turns ``--adapt`` on: a method alone means adapt with it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.adapt = True
+
+
+def add_adapt_options(parser: argparse.ArgumentParser, over: str) -> None:
+    """Add ``--adapt`` (a flag) and ``--adapt-method`` (default :data:`DEFAULT_ADAPT`) to ``parser``;
+    ``over`` says what the model adapts to, for the help."""
+    parser.add_argument("--adapt", action="store_true",
+                        help=f"adapt the audio model to {over} first, without labels (unsupervised test-time "
+                             "adaptation, for recordings from one place or corpus; reads every file once more)")
+    parser.add_argument("--adapt-method", choices=ADAPT_METHODS, default=DEFAULT_ADAPT, action=_Method,
+                        help="how to adapt (implies --adapt): balance (class biases that make every emotion about "
+                             "equally common over them), standardise (their feature statistics) or both "
+                             "(default: %(default)s)")
