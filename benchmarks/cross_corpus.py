@@ -23,9 +23,15 @@ Every row is also scored ``adapted``: the same head standardising the target's f
 the target's own statistics, and ``adapted_by`` each method of
 :data:`avemotion.core.adaptation.ADAPT_METHODS` (``balance``: class biases that make every
 emotion equally common over the target; unsupervised test-time adaptation over the target,
-labels never). ``--parts`` runs some of ``loco``, ``si5``, ``si5_multi`` only. Results are rewritten
-atomically after every variant (a rerun recomputes only the variants and parts asked for and
-keeps the others).
+labels never), and ``adapted_per_speaker`` each method over each target speaker's clips.
+
+``turev_loso`` is an in-corpus reference for the TurEV-DB target: the same recipe trained on
+five TurEV-DB speakers and scored on the sixth, for each speaker (TESS's two speakers are too few
+for the head's inner speaker-grouped cross-validation).
+
+``--parts`` runs some of ``loco``, ``si5``, ``si5_multi``, ``turev_loso`` only. Results are
+rewritten atomically after every variant (a rerun recomputes only the variants and parts asked
+for and keeps the others).
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "last_layer": {"layer_sets": [[[-1], [-1]]]},
     "corpus_equal": {"corpus_balance": "equal"},
     "utterance_norm": {"normalise": "utterance"},
+    "mixed_selection": {"selection": "mixed"},
     "channel_aug": {},
 }
 #: Variants that change the features' parameters (per extractor), besides the model's.
@@ -84,14 +91,29 @@ AUGMENTATION: dict[str, dict[str, Any]] = {
 }
 
 
-def _scores(head: Any, X: np.ndarray, y: np.ndarray, adapt: str | None = None) -> dict[str, Any]:
+def _logits(head: Any, X: np.ndarray, adapt: str | None = None, groups: np.ndarray | None = None) -> np.ndarray:
+    """(N, K) logits of ``head`` on X, first adapted without labels by method ``adapt`` over all of
+    X, or over each group of ``groups`` (speakers; a group of one clip gets all of X's adaptation)."""
+    if not adapt:
+        return head.decision_function(X)
+    whole = head.adapt(X, adapt)
+    if groups is None:
+        return whole.decision_function(X)
+    out = np.zeros((len(X), len(head.classes_)))
+    for group in np.unique(groups):
+        rows = groups == group
+        out[rows] = (head.adapt(X[rows], adapt) if rows.sum() >= 2 else whole).decision_function(X[rows])
+    return out
+
+
+def _scores(head: Any, X: np.ndarray, y: np.ndarray, adapt: str | None = None,
+            groups: np.ndarray | None = None) -> dict[str, Any]:
     """Metrics of ``head`` on (X, y), argmax restricted to the labels y and the head share;
-    ``adapt``: a test-time adaptation method the head first applies over X (no labels)."""
-    if adapt:
-        head = head.adapt(X, adapt)
+    ``adapt``: a test-time adaptation method the head first applies over X, or over each group
+    of ``groups`` (no labels)."""
     labels = shared_labels(list(head.classes_), set(y))
     columns = [list(head.classes_).index(label) for label in labels]
-    logits = head.decision_function(X)[:, columns]
+    logits = _logits(head, X, adapt, groups)[:, columns]
     keep = np.isin(y, labels)
     index = np.array([labels.index(v) for v in y[keep]])
 
@@ -167,7 +189,7 @@ def run_variant(recipe: dict[str, Any], name: str, X: np.ndarray, table: Any, pa
     y = table["emotion"].astype(str).to_numpy()
     corpus = table["corpus"].astype(str).to_numpy()
     speakers = table["speaker"].astype(str).to_numpy()
-    out: dict[str, Any] = {"loco": {}, "si5": {}, "si5_multi": {}, **(previous or {}), "params": params}
+    out: dict[str, Any] = {"loco": {}, "si5": {}, "si5_multi": {}, "turev_loso": {}, **(previous or {}), "params": params}
     for target in TARGETS if "loco" in parts else ():
         test = corpus == target
         trainings = {"others": ~test} | ({"ravdess": corpus == "ravdess"} if target != "ravdess" else {})
@@ -177,10 +199,14 @@ def run_variant(recipe: dict[str, Any], name: str, X: np.ndarray, table: Any, pa
             record = _summary(_scores(head, X[test], y[test]))
             record["adapted_by"] = {m: _summary(_scores(head, X[test], y[test], m)) for m in ADAPT_METHODS}
             record["adapted"] = record["adapted_by"]["standardise"]
+            record["adapted_per_speaker"] = {m: _summary(_scores(head, X[test], y[test], m, speakers[test]))
+                                             for m in ADAPT_METHODS}
             record["seconds"] = time.perf_counter() - tic
             record["trained_on"] = sorted(set(corpus[rows]))
             out["loco"].setdefault(target, {})[training] = record
             adapted = " / ".join(f"{m} {100 * r['uar']:.1f}" for m, r in record["adapted_by"].items())
+            adapted += "; per speaker " + " / ".join(f"{m} {100 * r['uar']:.1f}"
+                                                      for m, r in record["adapted_per_speaker"].items())
             print(f"  {name} {target:8s} <- {training:7s} UAR {100 * record['uar']:.1f} adapted {adapted} (ECE {record['ece_uncalibrated']:.3f} -> {record['ece']:.3f}; "
                   f"{record['seconds']:.0f} s)", flush=True)
     ravdess = np.flatnonzero(corpus == "ravdess")
@@ -200,6 +226,8 @@ def run_variant(recipe: dict[str, Any], name: str, X: np.ndarray, table: Any, pa
             folds_out.append(_summary(_scores(head, X[test], y[test])))
             folds_out[-1]["adapted_uar_by"] = {m: _scores(head, X[test], y[test], m)["uar"] for m in ADAPT_METHODS}
             folds_out[-1]["adapted_uar"] = folds_out[-1]["adapted_uar_by"]["standardise"]
+            folds_out[-1]["adapted_uar_per_speaker"] = {
+                m: _scores(head, X[test], y[test], m, speakers[test])["uar"] for m in ADAPT_METHODS}
         uars = [f["uar"] for f in folds_out]
         out[key] = {"uar_mean": float(np.mean(uars)), "uar_std": float(np.std(uars)),
                     "war_mean": float(np.mean([f["war"] for f in folds_out])),
@@ -210,8 +238,24 @@ def run_variant(recipe: dict[str, Any], name: str, X: np.ndarray, table: Any, pa
                     "adapted_uar_mean": float(np.mean([f["adapted_uar"] for f in folds_out])),
                     "adapted_uar_by_mean": {m: float(np.mean([f["adapted_uar_by"][m] for f in folds_out]))
                                             for m in ADAPT_METHODS},
+                    "adapted_uar_per_speaker_mean": {
+                        m: float(np.mean([f["adapted_uar_per_speaker"][m] for f in folds_out])) for m in ADAPT_METHODS},
                     "folds": folds_out}
         print(f"  {name} {key}: UAR {100 * np.mean(uars):.1f} +- {100 * np.std(uars):.1f} "
+              f"({' / '.join(f'{100 * u:.0f}' for u in uars)})", flush=True)
+    if "turev_loso" in parts:
+        rows = np.flatnonzero(corpus == "turev")
+        folds_out = []
+        for speaker in np.unique(speakers[rows]):
+            test, train = rows[speakers[rows] == speaker], rows[speakers[rows] != speaker]
+            head = _fit(recipe, params, X[train], y[train], speakers[train], None if X_aug is None else X_aug[train])
+            folds_out.append({"speaker": str(speaker), **_summary(_scores(head, X[test], y[test]))})
+        uars = [f["uar"] for f in folds_out]
+        out["turev_loso"] = {"uar_mean": float(np.mean(uars)), "uar_std": float(np.std(uars)),
+                             "war_mean": float(np.mean([f["war"] for f in folds_out])),
+                             "macro_f1_mean": float(np.mean([f["macro_f1"] for f in folds_out])),
+                             "ece_mean": float(np.mean([f["ece"] for f in folds_out])), "folds": folds_out}
+        print(f"  {name} turev_loso: UAR {100 * np.mean(uars):.1f} +- {100 * np.std(uars):.1f} "
               f"({' / '.join(f'{100 * u:.0f}' for u in uars)})", flush=True)
     return out
 
@@ -231,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "cross_corpus.json")
-    parser.add_argument("--parts", nargs="+", default=["loco", "si5", "si5_multi"], choices=["loco", "si5", "si5_multi"])
+    parser.add_argument("--parts", nargs="+", default=["loco", "si5", "si5_multi", "turev_loso"],
+                        choices=["loco", "si5", "si5_multi", "turev_loso"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--extract-only", action="store_true", help="fill the feature cache (augmented copies too), fit nothing")
     args = parser.parse_args(argv)

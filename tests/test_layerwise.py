@@ -119,7 +119,7 @@ def test_corpus_selection_holds_out_each_training_corpus() -> None:
     assert head.selection_ == "corpora" and head.layer_set_ == [[1], [0]]
     index = np.searchsorted(head.classes_, y[keep])
     mask = np.stack([np.isin(head.classes_, head.corpus_labels_[c]) for c in corpus[keep]])
-    folds, allowed = head._inner_folds(index, mask, groups[keep], corpus[keep], head._held_out_corpora(corpus[keep]))
+    [(folds, allowed)] = head._inner_folds(index, mask, groups[keep], corpus[keep], head._held_out_corpora(corpus[keep]))
     assert [sorted(set(corpus[keep][test])) for _, test in folds] == [["a"], ["b"], ["c"]]
     assert all(not set(corpus[keep][train]) & set(corpus[keep][test]) for train, test in folds)
     # corpus a held out: trained on b + c, which have "surprised" (b), so it is scored on all four
@@ -139,6 +139,29 @@ def test_corpus_selection_holds_out_each_training_corpus() -> None:
     assert alone.selection_ == "speakers"
     with pytest.raises(ValueError, match="selection must be"):
         LayerwiseHead(**kwargs, selection="actors").fit(X[a], y[a], groups=groups[a])
+
+
+def test_mixed_selection_averages_corpus_and_speaker_cross_validation() -> None:
+    """selection="mixed" runs both inner cross-validations and averages their scores."""
+    X, y, groups = _layered_data(speakers=12)
+    corpus = np.array(["a", "b", "c"])[np.arange(len(y)) * 3 // len(y)]
+    groups = np.char.add(np.char.add(corpus, ":"), groups)
+    kwargs = dict(blocks=[(3, 8), (3, 6)], layer_sets=[[[1], [0]]], Cs=(0.1,), absent_weight=0.1, min_corpus_clips=50)
+    heads = {sel: LayerwiseHead(**kwargs, selection=sel).fit(X, y, groups=groups) for sel in ("corpora", "speakers", "mixed")}
+    assert [heads[sel].selection_ for sel in ("corpora", "speakers", "mixed")] == ["corpora", "speakers", "mixed"]
+    assert heads["mixed"].inner_score_ == pytest.approx((heads["corpora"].inner_score_ + heads["speakers"].inner_score_) / 2)
+    index = np.searchsorted(heads["mixed"].classes_, y)
+    mask = np.ones((len(y), len(heads["mixed"].classes_)), dtype=bool)
+    (by_corpus, _), (by_speaker, _) = heads["mixed"]._inner_folds(index, mask, groups, corpus, ["a", "b", "c"])
+    assert [sorted(set(corpus[test])) for _, test in by_corpus] == [["a"], ["b"], ["c"]]
+    held_out = np.concatenate([test for _, test in by_speaker])
+    assert sorted(held_out) == list(range(len(y)))            # every clip held out once
+    assert all(not set(groups[train]) & set(groups[test]) for train, test in by_speaker)
+    # the temperature is fitted on both sets of held-out clips, so it differs from each alone
+    assert heads["mixed"].temperature_ not in (heads["corpora"].temperature_, heads["speakers"].temperature_)
+    # one corpus: speaker groups only
+    a = corpus == "a"
+    assert LayerwiseHead(**kwargs, selection="mixed").fit(X[a], y[a], groups=groups[a]).selection_ == "speakers"
 
 
 def test_multi_corpus_head_keeps_each_corpus_labels() -> None:

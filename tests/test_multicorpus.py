@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -82,7 +84,11 @@ def test_train_on_two_corpora_with_different_label_sets(corpora: tuple[Path, Pat
     metrics = tmp_path / "adapted.json"   # a method alone adapts with it
     assert main(["evaluate", "--model", str(out), "--data", str(turev), "--adapt-method", "balance",
                  "--json", str(metrics)]) == 0
-    assert json.loads(metrics.read_text())["details"]["adapted"].endswith("(balance)")
+    assert json.loads(metrics.read_text())["details"]["adapted"].endswith("(balance, per set)")
+    assert main(["evaluate", "--model", str(out), "--data", str(turev), "--adapt-per", "speaker",
+                 "--json", str(metrics)]) == 0
+    per_speaker = json.loads(metrics.read_text())
+    assert per_speaker["details"]["adapted"].endswith("(both, per speaker)") and per_speaker["n"] == 24
     with pytest.raises(SystemExit) as refused:  # argparse: an unknown method is a usage error
         main(["evaluate", "--model", str(out), "--data", str(turev), "--adapt", "--adapt-method", "whiten"])
     assert refused.value.code == 2
@@ -131,6 +137,38 @@ def test_balanced_head_makes_every_class_equally_common_in_the_batch() -> None:
     both = head.adapt(target, "both")                           # standardise, then balance
     np.testing.assert_allclose(both.mean_, target.mean(axis=0))
     np.testing.assert_allclose(both.predict_proba(target).mean(axis=0), 1 / 3, atol=1e-5)
+
+
+def test_evaluate_adapts_to_each_speaker_apart() -> None:
+    import pandas as pd
+
+    from avemotion.cli.evaluate_cmd import _predict_adapted
+    from avemotion.errors import AvemotionError
+
+    class Model:
+        """Stands for a recognizer: adapting records the files; a prediction says which files it was adapted to."""
+
+        labels = ("angry", "sad")
+        branches = ("audio",)
+
+        def __init__(self, files: tuple[str, ...] = ()) -> None:
+            self.files = files
+
+        def adapted(self, paths: list[str], method: str) -> Model:
+            if len(paths) < 2:
+                raise AvemotionError("adaptation needs at least two readable audio files")
+            return Model(tuple(paths))
+
+        def analyse(self, path: str) -> Any:
+            return SimpleNamespace(probabilities={"angry": 1.0, "sad": 0.0}, used=["audio", *self.files])
+
+    table = pd.DataFrame({"clip_id": list("abcde"), "speaker": ["s1", "s2", "s1", "s2", "s3"],
+                          "emotion": ["angry"] * 5, "audio": [f"{c}.wav" for c in "abcde"]})
+    for per, expected in (("set", [("a.wav", "b.wav", "c.wav", "d.wav", "e.wav")] * 5),
+                          ("speaker", [("a.wav", "c.wav")] * 2 + [("b.wav", "d.wav")] * 2
+                           + [("a.wav", "b.wav", "c.wav", "d.wav", "e.wav")])):  # s3's one clip: the set's
+        y, proba, used = _predict_adapted(Model(), table, "both", per, [])
+        assert [tuple(u[1:]) for u in used] == expected and y == ["angry"] * 5 and proba.shape == (5, 2)
 
 
 def test_balancing_offsets() -> None:

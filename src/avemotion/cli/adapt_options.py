@@ -20,9 +20,10 @@ class _Method(argparse.Action):
         namespace.adapt = True
 
 
-def add_adapt_options(parser: argparse.ArgumentParser, over: str) -> None:
-    """Add ``--adapt`` (a flag) and ``--adapt-method`` (default :data:`DEFAULT_ADAPT`) to ``parser``;
-    ``over`` says what the model adapts to, for the help."""
+def add_adapt_options(parser: argparse.ArgumentParser, over: str, per_speaker: bool = False) -> None:
+    """Add ``--adapt`` (a flag) and ``--adapt-method`` (default :data:`DEFAULT_ADAPT`) to ``parser``
+    (and, with ``per_speaker``, ``--adapt-per {set,speaker}``); ``over`` says what the model
+    adapts to, for the help."""
     parser.add_argument("--adapt", action="store_true",
                         help=f"adapt the audio model to {over} first, without labels (unsupervised test-time "
                              "adaptation, for recordings from one place or corpus; reads every file once more)")
@@ -30,3 +31,8 @@ def add_adapt_options(parser: argparse.ArgumentParser, over: str) -> None:
                         help="how to adapt (implies --adapt): balance (class biases that make every emotion about "
                              "equally common over them), standardise (their feature statistics) or both "
                              "(default: %(default)s)")
+    if per_speaker:
+        parser.add_argument("--adapt-per", choices=("set", "speaker"), default="set", action=_Method,
+                            help="adapt once over all the clips (set, the default) or once per speaker, over each "
+                                 "speaker's clips (speaker; a speaker with one clip gets the set's adaptation); "
+                                 "implies --adapt")

@@ -57,7 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", type=Path, metavar="DIR", help="write report.html and its plots here")
     p.add_argument("--limit", type=count, metavar="N", help="score only the first N clips (a quick look)")
     add_engine_options(p, "predict the clips (or, with a named --split, extract the features)")
-    add_adapt_options(p, "all the clips given")
+    add_adapt_options(p, "all the clips given", per_speaker=True)
     p.set_defaults(run=run)
 
 
@@ -94,6 +94,34 @@ def _predict_table(model: Any, table: pd.DataFrame, failures: list[str]) -> tupl
         rows.append([prediction.probabilities[label] for label in model.labels])
         used.append(prediction.used)
     return y, np.asarray(rows, dtype=float).reshape(-1, len(model.labels)), used
+
+
+def _predict_adapted(model: Any, table: pd.DataFrame, method: str, per: str, failures: list[str]
+                     ) -> tuple[list[str], np.ndarray, list[list[str]]]:
+    """:func:`_predict_table` with the model adapted without labels (``method``) to all the
+    clips (``per="set"``) or to each speaker's clips (``"speaker"``; speakers with fewer than two
+    readable clips get the set's adaptation). Rows come grouped by speaker."""
+    import numpy as np
+
+    def audio(rows: pd.DataFrame) -> list[str]:
+        return [p for p in rows["audio"] if isinstance(p, str)]
+
+    whole = model.adapted(audio(table), method)
+    if per == "set":
+        return _predict_table(whole, table, failures)
+    y: list[str] = []
+    proba: list[np.ndarray] = []
+    used: list[list[str]] = []
+    for _, rows in table.groupby("speaker", sort=False, dropna=False):
+        try:
+            adapted = model.adapted(audio(rows), method)
+        except AvemotionError:
+            adapted = whole
+        part = _predict_table(adapted, rows, failures)
+        y += part[0]
+        proba.append(part[1])
+        used += part[2]
+    return y, np.concatenate(proba), used
 
 
 def _predict_with_engine(
@@ -225,12 +253,13 @@ def run(args: argparse.Namespace) -> int:
     model = load(args.model)
     if uses_engine(args) and ("au" in model.branches or args.adapt):
         raise AvemotionError("--workers and --engine predict clips without side inputs: not with an AU model or --adapt")
-    if args.adapt:
-        model = model.adapted([p for p in table["audio"] if isinstance(p, str)], args.adapt_method)
-        details["adapted"] = f"audio model adapted to these clips without labels ({args.adapt_method})"
     failures: list[str] = []
-    y, proba, used = _predict_with_engine(args, model, table, failures) if uses_engine(args) else \
-        _predict_table(model, table, failures)
+    if args.adapt:
+        details["adapted"] = f"audio model adapted to these clips without labels ({args.adapt_method}, per {args.adapt_per})"
+        y, proba, used = _predict_adapted(model, table, args.adapt_method, args.adapt_per, failures)
+    else:
+        y, proba, used = _predict_with_engine(args, model, table, failures) if uses_engine(args) else \
+            _predict_table(model, table, failures)
     if not y:
         raise AvemotionError(f"no clip of {details['data']} could be scored ({len(failures)} failed)")
     corpus_labels = [e for e in label_set("all") if e in set(table["emotion"].dropna())]

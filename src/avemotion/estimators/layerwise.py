@@ -49,8 +49,9 @@ from avemotion.estimators.partial import (
 
 __all__ = ["SELECTIONS", "LayerwiseHead", "corpus_of"]
 
-#: How the inner cross-validation holds clips out: by speaker groups, or one training corpus at a time.
-SELECTIONS = ("speakers", "corpora")
+#: How the inner cross-validation holds clips out: by speaker groups, one training corpus at a
+#: time, or both (each scored apart, the two scores averaged).
+SELECTIONS = ("speakers", "corpora", "mixed")
 
 
 def corpus_of(speakers: np.ndarray) -> np.ndarray:
@@ -74,7 +75,10 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
     hold out each training corpus of at least ``min_corpus_clips`` clips in turn, train on the
     others and score it on the labels both sides have, which chooses the layers and C that carry
     over to a corpus the head has not heard (falls back to speakers with fewer than two such
-    corpora, e.g. RAVDESS alone).
+    corpora, e.g. RAVDESS alone); ``"mixed"``: both cross-validations, the layers and C chosen
+    by the mean of their two scores and the temperature fitted on both sets of held-out clips
+    (a choice and a confidence for new speakers of the training corpora as much as for new
+    corpora).
     """
 
     def __init__(
@@ -153,29 +157,33 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         least ``min_corpus_clips`` clips, when there are two or more of them (else none)."""
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
-        if self.selection != "corpora":
+        if self.selection == "speakers":
             return []
         names, counts = np.unique(corpora, return_counts=True)
         held = [str(n) for n, c in zip(names, counts) if c >= self.min_corpus_clips]
         return held if len(held) >= 2 else []
 
     def _inner_folds(self, index: np.ndarray, mask: np.ndarray, speakers: np.ndarray, corpora: np.ndarray,
-                     held: Sequence[str]) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
-        """The inner cross-validation's ``(train, test)`` row indices (one fold per corpus of
-        ``held``, speaker groups when it is empty) and the (N, K) labels each held-out clip may
-        be scored on: its corpus's labels that its fold's training clips have (a clip whose own
-        label is not among them is not scored)."""
+                     held: Sequence[str]) -> list[tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]]:
+        """The inner cross-validations, each as its ``(train, test)`` row indices and the (N, K)
+        labels each held-out clip may be scored on: its corpus's labels that its fold's training
+        clips have (a clip whose own label is not among them is not scored). One fold per corpus
+        of ``held``, speaker groups when it is empty, and both with ``selection="mixed"``."""
+        families = []
         if held:
-            folds = [(np.flatnonzero(corpora != c), np.flatnonzero(corpora == c)) for c in held]
-        else:
+            families.append([(np.flatnonzero(corpora != c), np.flatnonzero(corpora == c)) for c in held])
+        if not held or self.selection == "mixed":
             n_folds = min(self.inner_folds, len(np.unique(speakers)))
-            folds = list(GroupKFold(n_splits=n_folds).split(index, index, speakers))
-        allowed = np.zeros_like(mask)
-        for train, test in folds:
-            seen = np.zeros(mask.shape[1], dtype=bool)
-            seen[np.unique(index[train])] = True
-            allowed[test] = mask[test] & seen
-        return folds, allowed
+            families.append(list(GroupKFold(n_splits=n_folds).split(index, index, speakers)))
+        out = []
+        for folds in families:
+            allowed = np.zeros_like(mask)
+            for train, test in folds:
+                seen = np.zeros(mask.shape[1], dtype=bool)
+                seen[np.unique(index[train])] = True
+                allowed[test] = mask[test] & seen
+            out.append((folds, allowed))
+        return out
 
     def fit(
         self,
@@ -201,30 +209,40 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         self.corpus_labels_ = {c: sorted(set(y[corpora == c])) for c in np.unique(corpora)}
         mask = np.stack([np.isin(self.classes_, self.corpus_labels_[c]) for c in corpora])
         held = self._held_out_corpora(corpora)
-        self.selection_ = "corpora" if held else "speakers"
-        folds, allowed = self._inner_folds(index, mask, speakers, corpora, held)
-        scored = allowed[np.arange(len(y)), index]
-        scored_by_corpus = [scored & (corpora == c) for c in np.unique(corpora[scored])]
+        families = self._inner_folds(index, mask, speakers, corpora, held)
+        self.selection_ = ("mixed" if len(families) == 2 else "corpora") if held else "speakers"
+        rows = np.arange(len(y))
+        scored = [allowed[rows, index] for _, allowed in families]
+        scored_by_corpus = [[s & (corpora == c) for c in np.unique(corpora[s])] for s in scored]
         self.scores_: dict[str, float] = {}
         best: tuple[float, int, float] | None = None
-        best_logits: np.ndarray | None = None
+        best_logits: list[np.ndarray] | None = None
         for s, layer_set in enumerate(self.layer_sets):
             columns = self._columns(layer_set)
-            logits_by_c = {C: np.zeros((len(y), len(self.classes_))) for C in self.Cs}
-            for train, test in folds:
-                for C, logits in self._c_path(X[train][:, columns], index[train], mask[train], corpora[train],
-                                              X[test][:, columns]).items():
-                    logits_by_c[C][test] = logits
-            for C, logits in logits_by_c.items():
-                pred = np.where(allowed, logits, -np.inf).argmax(axis=1)
-                score = float(np.mean([balanced_accuracy_score(index[rows], pred[rows]) for rows in scored_by_corpus]))
+            logits_by_c = {C: [np.zeros((len(y), len(self.classes_))) for _ in families] for C in self.Cs}
+            for f, (folds, _) in enumerate(families):
+                for train, test in folds:
+                    for C, logits in self._c_path(X[train][:, columns], index[train], mask[train], corpora[train],
+                                                  X[test][:, columns]).items():
+                        logits_by_c[C][f][test] = logits
+            for C, per_family in logits_by_c.items():
+                score = float(np.mean([
+                    np.mean([balanced_accuracy_score(index[r], np.where(allowed, logits, -np.inf).argmax(axis=1)[r])
+                             for r in by_corpus])
+                    for logits, (_, allowed), by_corpus in zip(per_family, families, scored_by_corpus)]))
                 self.scores_[f"{s}:{C:g}"] = score
                 key = (score, -s, -C)
                 if best is None or key > (best[0], -best[1], -best[2]):
-                    best, best_logits = (score, s, C), logits
+                    best, best_logits = (score, s, C), per_family
         assert best is not None and best_logits is not None
         self.inner_score_, self.layer_set_, self.C_ = best[0], [list(b) for b in self.layer_sets[best[1]]], best[2]
-        self.temperature_ = fit_temperature(best_logits[scored], index[scored], allowed[scored]) if self.calibrate else 1.0
+        if self.calibrate:
+            self.temperature_ = fit_temperature(
+                np.concatenate([logits[kept] for logits, kept in zip(best_logits, scored)]),
+                np.concatenate([index[kept] for kept in scored]),
+                np.concatenate([allowed[kept] for (_, allowed), kept in zip(families, scored)]))
+        else:
+            self.temperature_ = 1.0
         selected = X[:, self._columns(self.layer_set_)]
         self.mean_, self.scale_ = _moments(selected)
         model = PartialLabelLogistic(C=self.C_, max_iter=self.max_iter, absent_weight=self.absent_weight).fit(
