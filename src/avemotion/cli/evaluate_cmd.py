@@ -106,9 +106,9 @@ def _predict_adapted(model: Any, table: pd.DataFrame, method: str, per: str, fai
     def audio(rows: pd.DataFrame) -> list[str]:
         return [p for p in rows["audio"] if isinstance(p, str)]
 
-    whole = model.adapted(audio(table), method)
     if per == "set":
-        return _predict_table(whole, table, failures)
+        return _predict_table(model.adapted(audio(table), method), table, failures)
+    whole = None  # the set's adaptation, read only if a speaker has too few clips of their own
     y: list[str] = []
     proba: list[np.ndarray] = []
     used: list[list[str]] = []
@@ -116,6 +116,8 @@ def _predict_adapted(model: Any, table: pd.DataFrame, method: str, per: str, fai
         try:
             adapted = model.adapted(audio(rows), method)
         except AvemotionError:
+            if whole is None:
+                whole = model.adapted(audio(table), method)
             adapted = whole
         part = _predict_table(adapted, rows, failures)
         y += part[0]
