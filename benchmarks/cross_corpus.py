@@ -15,7 +15,7 @@ alone). For every variant of the recipe (its model parameters changed as the var
   as ``si5_multi``, on them plus every clip of the other corpora.
 
 Variants change the head's parameters (``absent_weight``, ``corpus_balance``, ``normalise``,
-layer sets), the features' (``level_norm``: every clip's active speech level brought to -20
+layer sets, ``selection``, ``offset_l2``: class offsets fitted with the temperature), the features' (``level_norm``: every clip's active speech level brought to -20
 dBFS before the encoders; ``speech_pool``: statistics over the speech frames only), or add
 augmented training copies (``channel_aug``).
 
@@ -75,6 +75,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "corpus_equal": {"corpus_balance": "equal"},
     "utterance_norm": {"normalise": "utterance"},
     "mixed_selection": {"selection": "mixed"},
+    "held_out_offsets": {"offset_l2": 0.01},
     "channel_aug": {},
 }
 #: Variants that change the features' parameters (per extractor), besides the model's.

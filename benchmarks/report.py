@@ -199,6 +199,7 @@ VARIANT_NAMES = {
     "corpus_equal": "corpora weighted equally",
     "utterance_norm": "utterance-level normalisation",
     "mixed_selection": "layers, C and temperature chosen on held-out corpora and held-out speakers together (`selection: mixed`)",
+    "held_out_offsets": "class offsets fitted with the temperature on the held-out corpora (vector scaling's bias, `offset_l2: 0.01`)",
     "channel_aug": "+ channel augmentation (a copy of each training clip: gain, noise, speed, reverberation, telephone band, mu-law)",
     "level_norm": "every clip's active speech level brought to -20 dBFS before the encoders",
     "speech_pool": "statistics over the speech frames only",

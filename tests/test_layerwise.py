@@ -14,6 +14,7 @@ from avemotion.estimators.partial import (
     PartialLabelLogistic,
     balanced_weights,
     fit_temperature,
+    fit_temperature_offsets,
     row_space_basis,
 )
 
@@ -216,6 +217,48 @@ def test_temperature_undoes_overconfidence_and_lowers_ece() -> None:
         return e / e.sum(axis=1, keepdims=True)
 
     assert expected_calibration_error(y, softmax(overconfident / t)) < expected_calibration_error(y, softmax(overconfident)) / 2
+
+
+def test_temperature_offsets_undo_a_shifted_class() -> None:
+    """Held-out logits three times too confident and 2 too high for class 0: the joint fit finds
+    T about 3 and an offset pulling class 0 back by about 2 / T; a column no clip is scored on
+    keeps offset 0; a huge penalty leaves the temperature alone."""
+    rng = np.random.default_rng(3)
+    true_logits = rng.standard_normal((4000, 5)) * 1.5
+    true_logits[:, 4] = 0.0
+    mask = np.ones((4000, 5), bool)
+    mask[:, 4] = False
+    p = np.exp(true_logits[:, :4]) / np.exp(true_logits[:, :4]).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(4, p=row) for row in p])
+    shifted = true_logits * 3.0
+    shifted[:, 0] += 2.0
+    t, b = fit_temperature_offsets(shifted, y, mask, l2=1e-4)
+    assert t == pytest.approx(3.0, rel=0.15)
+    assert b[0] - b[1:4].mean() == pytest.approx(-2.0 / t, abs=0.1)
+    assert b[4] == pytest.approx(0.0, abs=1e-6)
+    t_only = fit_temperature(shifted, y, mask)
+    t_big, b_big = fit_temperature_offsets(shifted, y, mask, l2=1e6)
+    assert t_big == pytest.approx(t_only, rel=1e-3) and np.abs(b_big).max() < 1e-4
+
+
+def test_head_offsets_move_the_intercepts_and_stay_calibrated() -> None:
+    """offset_l2 adds the held-out offsets (times T) to the intercepts; layers and C are chosen
+    as without them, and the probabilities are softmax(logits / T)."""
+    X, y, groups = _layered_data(speakers=12)
+    corpus = np.array(["a", "b", "c"])[np.arange(len(y)) * 3 // len(y)]
+    groups = np.char.add(np.char.add(corpus, ":"), groups)
+    X[corpus == "b", 8] += 1.5                       # corpus b leans towards "angry"
+    kwargs = dict(blocks=[(3, 8), (3, 6)], layer_sets=[[[1], [0]], [[0], [2]]], Cs=(0.1,), absent_weight=0.1,
+                  selection="corpora", min_corpus_clips=50)
+    plain = LayerwiseHead(**kwargs).fit(X, y, groups=groups)
+    shifted = LayerwiseHead(**kwargs, offset_l2=1e-3).fit(X, y, groups=groups)
+    np.testing.assert_array_equal(plain.offsets_, 0.0)
+    assert shifted.layer_set_ == plain.layer_set_ and shifted.C_ == plain.C_
+    assert np.abs(shifted.offsets_).max() > 0.05
+    np.testing.assert_allclose(shifted.intercept_ - plain.intercept_, shifted.offsets_)
+    z = shifted.decision_function(X) / shifted.temperature_
+    expected = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(shifted.predict_proba(X), expected / expected.sum(axis=1, keepdims=True))
 
 
 def test_head_saves_and_loads_without_pickle(tmp_path: Path) -> None:

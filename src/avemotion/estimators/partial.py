@@ -14,7 +14,8 @@ Clips are weighted so that every corpus weighs the same (or in proportion to the
 its size) and, within a corpus, every class.
 
 :func:`fit_temperature` fits the temperature ``T`` of ``softmax(logits / T)`` on held-out
-clips (same masking) by minimising the negative log-likelihood.
+clips (same masking) by minimising the negative log-likelihood; :func:`fit_temperature_offsets`
+fits class offsets with it (the bias term of vector scaling).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "balanced_weights",
     "balancing_offsets",
     "fit_temperature",
+    "fit_temperature_offsets",
     "masked_log_softmax",
     "row_space_basis",
 ]
@@ -157,6 +159,34 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray, mask: np.ndarray, bounds:
 
     result = minimize_scalar(nll, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded")
     return float(np.exp(result.x))
+
+
+def fit_temperature_offsets(logits: np.ndarray, y: np.ndarray, mask: np.ndarray,
+                            l2: float = 0.01) -> tuple[float, np.ndarray]:
+    """The temperature T and (K,) class offsets b minimising the masked NLL of
+    ``softmax(logits / T + b)`` over held-out clips, plus ``l2 * |b|^2`` (an offset no held-out
+    clip informs stays 0). ``logits``: (N, K); ``y``: (N,) column indices; ``mask``: (N, K) the
+    columns each clip is scored on. Offsets are in units of the calibrated logits (after / T)."""
+    z = np.asarray(logits, dtype=np.float64)
+    allowed = np.asarray(mask, dtype=bool)
+    rows = np.arange(len(z))
+    target = np.zeros_like(z)
+    target[rows, np.asarray(y)] = 1.0
+
+    def objective(params: np.ndarray) -> tuple[float, np.ndarray]:
+        t, b = np.exp(params[0]), params[1:]
+        w = np.where(allowed, z / t + b, -np.inf)
+        lse = logsumexp(w, axis=1, keepdims=True)
+        p = np.exp(w - lse)
+        nll = float(np.mean(lse[:, 0] - w[rows, np.asarray(y)])) + l2 * float(b @ b)
+        grad_b = (p - target).mean(axis=0) + 2 * l2 * b
+        grad_t = float(np.mean(np.sum((target - p) * np.where(allowed, z, 0.0), axis=1))) / t
+        return nll, np.concatenate([[grad_t], grad_b])
+
+    start = np.zeros(z.shape[1] + 1)
+    bounds = [(np.log(0.05), np.log(20.0))] + [(None, None)] * z.shape[1]
+    result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 1000})
+    return float(np.exp(result.x[0])), result.x[1:].copy()
 
 
 def balancing_offsets(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
