@@ -15,9 +15,10 @@ alone). For every variant of the recipe (its model parameters changed as the var
   as ``si5_multi``, on them plus every clip of the other corpora.
 
 Variants change the head's parameters (``absent_weight``, ``corpus_balance``, ``normalise``,
-layer sets, ``selection``, ``offset_l2``: class offsets fitted with the temperature), the features' (``level_norm``: every clip's active speech level brought to -20
-dBFS before the encoders; ``speech_pool``: statistics over the speech frames only), or add
-augmented training copies (``channel_aug``).
+layer sets, ``selection``, ``offset_l2``: class offsets fitted with the temperature), the
+features' (``level_norm``: every clip's active speech level brought to -20 dBFS before the
+encoders; ``speech_pool``: statistics over the speech frames only), or add augmented training
+copies (``channel_aug``).
 
 Every row is also scored ``adapted``: the same head standardising the target's features with
 the target's own statistics, and ``adapted_by`` each method of

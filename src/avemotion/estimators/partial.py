@@ -161,31 +161,28 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray, mask: np.ndarray, bounds:
     return float(np.exp(result.x))
 
 
-def fit_temperature_offsets(logits: np.ndarray, y: np.ndarray, mask: np.ndarray,
-                            l2: float = 0.01) -> tuple[float, np.ndarray]:
+def fit_temperature_offsets(logits: np.ndarray, y: np.ndarray, mask: np.ndarray, l2: float = 0.01,
+                            bounds: Sequence[float] = (0.05, 20.0)) -> tuple[float, np.ndarray]:
     """The temperature T and (K,) class offsets b minimising the masked NLL of
-    ``softmax(logits / T + b)`` over held-out clips, plus ``l2 * |b|^2`` (an offset no held-out
-    clip informs stays 0). ``logits``: (N, K); ``y``: (N,) column indices; ``mask``: (N, K) the
-    columns each clip is scored on. Offsets are in units of the calibrated logits (after / T)."""
-    z = np.asarray(logits, dtype=np.float64)
-    allowed = np.asarray(mask, dtype=bool)
-    rows = np.arange(len(z))
-    target = np.zeros_like(z)
-    target[rows, np.asarray(y)] = 1.0
+    ``softmax(logits / T + b)`` over held-out clips (as :func:`fit_temperature`), plus
+    ``l2 * |b|^2`` (an offset no held-out clip informs stays 0). ``logits``: (N, K); ``y``: (N,)
+    column indices; ``mask``: (N, K) the columns each clip is scored on. Offsets are in units of
+    the calibrated logits (after / T)."""
+    z = torch.from_numpy(np.asarray(logits, dtype=np.float64))
+    m = torch.from_numpy(np.asarray(mask, dtype=bool))
+    idx = torch.from_numpy(np.asarray(y, dtype=np.int64))[:, None]
 
     def objective(params: np.ndarray) -> tuple[float, np.ndarray]:
-        t, b = np.exp(params[0]), params[1:]
-        w = np.where(allowed, z / t + b, -np.inf)
-        lse = logsumexp(w, axis=1, keepdims=True)
-        p = np.exp(w - lse)
-        nll = float(np.mean(lse[:, 0] - w[rows, np.asarray(y)])) + l2 * float(b @ b)
-        grad_b = (p - target).mean(axis=0) + 2 * l2 * b
-        grad_t = float(np.mean(np.sum((target - p) * np.where(allowed, z, 0.0), axis=1))) / t
-        return nll, np.concatenate([[grad_t], grad_b])
+        p = torch.from_numpy(params).requires_grad_(True)
+        b = p[1:]
+        loss = -masked_log_softmax(z / p[0].exp() + b, m).gather(1, idx).mean() + l2 * (b @ b)
+        loss.backward()
+        assert p.grad is not None
+        return loss.item(), p.grad.numpy().copy()
 
-    start = np.zeros(z.shape[1] + 1)
-    bounds = [(np.log(0.05), np.log(20.0))] + [(None, None)] * z.shape[1]
-    result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 1000})
+    limits = [(np.log(bounds[0]), np.log(bounds[1]))] + [(None, None)] * z.shape[1]
+    result = minimize(objective, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=limits,
+                      options={"maxiter": 1000})
     return float(np.exp(result.x[0])), result.x[1:].copy()
 
 
