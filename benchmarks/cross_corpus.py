@@ -15,7 +15,8 @@ alone). For every variant of the recipe (its model parameters changed as the var
   as ``si5_multi``, on them plus every clip of the other corpora.
 
 Variants change the head's parameters (``absent_weight``, ``corpus_balance``, ``normalise``,
-layer sets, ``selection``, ``offset_l2``: class offsets fitted with the temperature), the
+layer sets, ``selection``, ``offset_l2``: class offsets fitted with the temperature, ``gate``:
+each clip calibrated by how unlike the training corpora it is), the
 features' (``level_norm``: every clip's active speech level brought to -20 dBFS before the
 encoders; ``speech_pool``: statistics over the speech frames only), or add augmented training
 copies (``channel_aug``).
@@ -76,7 +77,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "corpus_equal": {"corpus_balance": "equal"},
     "utterance_norm": {"normalise": "utterance"},
     "mixed_selection": {"selection": "mixed"},
-    "held_out_offsets": {"offset_l2": 0.01},
+    "held_out_offsets": {"gate": False, "offset_l2": 0.01},
+    "ungated": {"gate": False, "offset_l2": None},
+    "gate_q75": {"gate_quantile": 0.75},
     "channel_aug": {},
 }
 #: Variants that change the features' parameters (per extractor), besides the model's.
@@ -93,19 +96,25 @@ AUGMENTATION: dict[str, dict[str, Any]] = {
 }
 
 
-def _logits(head: Any, X: np.ndarray, adapt: str | None = None, groups: np.ndarray | None = None) -> np.ndarray:
-    """(N, K) logits of ``head`` on X, first adapted without labels by method ``adapt`` over all of
-    X, or over each group of ``groups`` (speakers; a group of one clip gets all of X's adaptation)."""
+def _logits(head: Any, X: np.ndarray, adapt: str | None = None,
+            groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(N, K) logits of ``head`` on X before and after its calibration, first adapted without
+    labels by method ``adapt`` over all of X, or over each group of ``groups`` (speakers; a group
+    of one clip gets all of X's adaptation)."""
+    def both(model: Any, rows: Any = slice(None)) -> np.ndarray:
+        return np.stack([model.decision_function(X[rows]), model.calibrated_logits(X[rows])])
+
     if not adapt:
-        return head.decision_function(X)
-    whole = head.adapt(X, adapt)
-    if groups is None:
-        return whole.decision_function(X)
-    out = np.zeros((len(X), len(head.classes_)))
-    for group in np.unique(groups):
-        rows = groups == group
-        out[rows] = (head.adapt(X[rows], adapt) if rows.sum() >= 2 else whole).decision_function(X[rows])
-    return out
+        out = both(head)
+    elif groups is None:
+        out = both(head.adapt(X, adapt))
+    else:
+        whole = head.adapt(X, adapt)
+        out = np.zeros((2, len(X), len(head.classes_)))
+        for group in np.unique(groups):
+            rows = groups == group
+            out[:, rows] = both(head.adapt(X[rows], adapt) if rows.sum() >= 2 else whole, rows)
+    return out[0], out[1]
 
 
 def _scores(head: Any, X: np.ndarray, y: np.ndarray, adapt: str | None = None,
@@ -115,7 +124,7 @@ def _scores(head: Any, X: np.ndarray, y: np.ndarray, adapt: str | None = None,
     of ``groups`` (no labels)."""
     labels = shared_labels(list(head.classes_), set(y))
     columns = [list(head.classes_).index(label) for label in labels]
-    logits = _logits(head, X, adapt, groups)[:, columns]
+    raw, calibrated = (z[:, columns] for z in _logits(head, X, adapt, groups))
     keep = np.isin(y, labels)
     index = np.array([labels.index(v) for v in y[keep]])
 
@@ -123,9 +132,9 @@ def _scores(head: Any, X: np.ndarray, y: np.ndarray, adapt: str | None = None,
         z = z - z.max(axis=1, keepdims=True)
         return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
 
-    proba = softmax(logits[keep] / head.temperature_)
+    proba = softmax(calibrated[keep])
     out = summarize_metrics(index, proba, labels)
-    out["ece_uncalibrated"] = expected_calibration_error(index, softmax(logits[keep]))
+    out["ece_uncalibrated"] = expected_calibration_error(index, softmax(raw[keep]))
     out["left_out"] = int((~keep).sum())
     confidence, correct = proba.max(axis=1), proba.argmax(axis=1) == index
     band = (confidence >= 0.7) & (confidence < 0.9)
@@ -134,6 +143,9 @@ def _scores(head: Any, X: np.ndarray, y: np.ndarray, adapt: str | None = None,
     out["layer_set"] = head.layer_set_
     out["C"] = head.C_
     out["temperature"] = head.temperature_
+    if getattr(head, "gate_threshold_", None) is not None and not adapt:
+        out["temperature_familiar"] = head.temperature_familiar_
+        out["novelty_mean"] = float(head.novelty(X[keep]).mean())
     return out
 
 
@@ -180,8 +192,9 @@ def augmented_features(recipe: dict[str, Any], name: str, table: Any, progress: 
 
 
 def _summary(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: record[k] for k in ("n", "uar", "war", "macro_f1", "ece", "ece_uncalibrated", "labels", "confusion",
-                                   "layer_set", "C", "temperature", "left_out", "confidence_0.7_0.9")}
+    keys = ("n", "uar", "war", "macro_f1", "ece", "ece_uncalibrated", "labels", "confusion", "layer_set", "C",
+            "temperature", "temperature_familiar", "novelty_mean", "left_out", "confidence_0.7_0.9")
+    return {k: record[k] for k in keys if k in record}
 
 
 def run_variant(recipe: dict[str, Any], name: str, X: np.ndarray, table: Any, parts: list[str],

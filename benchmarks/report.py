@@ -193,13 +193,17 @@ def batch() -> str:
 
 CORPUS_NAMES = {"tess": "TESS", "turev": "TurEV-DB", "ravdess": "RAVDESS 1-20", "crema_d": "CREMA-D samples"}
 VARIANT_NAMES = {
-    "recipe": "the recipe (layers chosen by inner CV, corpora weighted by sqrt of size, absent labels discouraged with weight 0.1)",
+    "recipe": "the recipe (layers chosen by inner CV, corpora weighted by sqrt of size, absent labels discouraged with weight 0.1, "
+              "calibration gated by novelty)",
+    "ungated": "one temperature for every clip, fitted on the held-out corpora, no offsets (the recipe before the gate: `gate: false`)",
+    "gate_q75": "the gate's threshold at the 75th percentile of held-out speakers' distances, not the 95th (`gate_quantile: 0.75`)",
     "pure_partial": "pure partial-label loss (absent_weight 0: a clip says nothing of the labels its corpus lacks)",
     "last_layer": "last layers only (as `audio_whisper`)",
     "corpus_equal": "corpora weighted equally",
     "utterance_norm": "utterance-level normalisation",
     "mixed_selection": "layers, C and temperature chosen on held-out corpora and held-out speakers together (`selection: mixed`)",
-    "held_out_offsets": "class offsets fitted with the temperature on the held-out corpora (vector scaling's bias, `offset_l2: 0.01`)",
+    "held_out_offsets": "class offsets fitted with the temperature on the held-out corpora for every clip, no gate (vector scaling's bias, "
+                        "`gate: false, offset_l2: 0.01`)",
     "channel_aug": "+ channel augmentation (a copy of each training clip: gain, noise, speed, reverberation, telephone band, mu-law)",
     "level_norm": "every clip's active speech level brought to -20 dBFS before the encoders",
     "speech_pool": "statistics over the speech frames only",
@@ -218,6 +222,14 @@ def _adapted(r: dict[str, Any]) -> str:
     return cells + (f" | {pct(speaker)}" if speaker is not None else " | -")
 
 
+def _temperatures(r: dict[str, Any]) -> str:
+    """A cross-corpus row's temperature, or a gated head's two (new corpus / familiar) and the
+    target's mean novelty."""
+    if r.get("temperature_familiar") is None:
+        return f"{r['temperature']:.2f}"
+    return f"{r['temperature']:.2f} / {r['temperature_familiar']:.2f} (novelty {r['novelty_mean']:.2f})"
+
+
 def cross_corpus() -> str:
     doc = _results("cross_corpus")
     if doc is None:
@@ -231,7 +243,9 @@ def cross_corpus() -> str:
         "target, labels never used; `--adapt-method`): `balance` shifts the class biases so that every emotion is "
         "equally common over the target, `standardise` standardises the features with the target's own "
         "statistics, `both` does both; per speaker: `both` over each target speaker's clips (`avemotion evaluate "
-        "--adapt-per speaker`). ECE: expected calibration error without -> with the fitted temperature.",
+        "--adapt-per speaker`). ECE: expected calibration error without -> with the calibration. T: the "
+        "temperature for clips of a new corpus / for clips like the training corpora (with the mean novelty of "
+        "the target's clips, 0 familiar to 1 new; one temperature where the head has one corpus).",
         "",
         "| target | trained on | labels | UAR | WAR | macro-F1 | UAR adapted: balance / standardise / both | adapted per speaker: both | ECE | layers (base / tiny) | T |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -244,7 +258,7 @@ def cross_corpus() -> str:
             lines.append(
                 f"| {CORPUS_NAMES[target]} | {trained} | {len(r['labels'])} (chance {100 / len(r['labels']):.1f}) | "
                 f"{pct(r['uar'])} | {pct(r['war'])} | {pct(r['macro_f1'])} | {_adapted(r)} | "
-                f"{r['ece_uncalibrated']:.3f} -> {r['ece']:.3f} | {layers} | {r['temperature']:.2f} |"
+                f"{r['ece_uncalibrated']:.3f} -> {r['ece']:.3f} | {layers} | {_temperatures(r)} |"
             )
     for key, title in (("si5", "RAVDESS-SI5, trained on the 16 other actors"),
                        ("si5_multi", "RAVDESS-SI5, trained on the 16 other actors + TESS + TurEV-DB + CREMA-D")):

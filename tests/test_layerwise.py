@@ -261,6 +261,66 @@ def test_head_offsets_move_the_intercepts_and_stay_calibrated() -> None:
     np.testing.assert_allclose(shifted.predict_proba(X), expected / expected.sum(axis=1, keepdims=True))
 
 
+def _three_corpora(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """_layered_data's clips as corpora a, b, c of 4 speakers each, every corpus at its own place
+    in the second block's state 0 (columns 24-29, a state the head reads)."""
+    X, y, groups = _layered_data(speakers=12, seed=seed)
+    corpus = np.array(["a", "b", "c"])[np.arange(len(y)) * 3 // len(y)]
+    X[:, 24:30] += np.select([corpus == "b", corpus == "c"], [2.0, -2.0], 0.0)[:, None]
+    return X, y, np.char.add(np.char.add(corpus, ":"), groups)
+
+
+def test_gate_calibrates_familiar_and_novel_clips_apart(tmp_path: Path) -> None:
+    """gate: new speakers of the training corpora get novelty near 0 and the held-out speakers'
+    temperature; a corpus far from all of them gets novelty near 1 and the held-out corpora's
+    temperature and offsets; saved and loaded alike; adapt() calibrates as for a new corpus."""
+    X, y, groups = _three_corpora(seed=0)
+    kwargs = dict(blocks=[(3, 8), (3, 6)], layer_sets=[[[1], [0]], [[0], [2]]], Cs=(0.1,), absent_weight=0.1,
+                  selection="corpora", min_corpus_clips=50, offset_l2=1e-3)
+    plain = LayerwiseHead(**kwargs).fit(X, y, groups=groups)
+    head = LayerwiseHead(**kwargs, gate=True).fit(X, y, groups=groups)
+    assert head.layer_set_ == plain.layer_set_ == [[1], [0]] and head.C_ == plain.C_
+    np.testing.assert_array_equal(head.offsets_, 0.0)
+    np.testing.assert_allclose(head.decision_function(X), plain.decision_function(X) - plain.offsets_, atol=1e-8)
+    familiar, _, _ = _three_corpora(seed=1)
+    novel = familiar.copy()
+    novel[:, 24:30] += 8.0
+    g_familiar, g_novel = head.novelty(familiar), head.novelty(novel)
+    assert np.median(g_familiar) < 0.05 and np.mean(g_familiar > 0.5) < 0.1 and g_novel.min() > 0.99
+    assert head.temperature_familiar_ != head.temperature_ and np.abs(head.offsets_novel_).max() > 0.01
+    z = head.decision_function(familiar)
+    as_familiar, as_novel = z / head.temperature_familiar_, z / head.temperature_ + head.offsets_novel_
+    g = g_familiar[:, None]
+    np.testing.assert_allclose(head.calibrated_logits(familiar), (1 - g) * as_familiar + g * as_novel, atol=1e-10)
+    z = head.decision_function(novel)
+    np.testing.assert_allclose(head.calibrated_logits(novel), z / head.temperature_ + head.offsets_novel_, atol=1e-2)
+    proba = head.predict_proba(novel)
+    np.testing.assert_array_equal(head.predict(novel), head.classes_[proba.argmax(axis=1)])
+
+    loaded = LayerwiseHead.load(head.save(tmp_path / "head"))
+    np.testing.assert_array_equal(loaded.predict_proba(novel), proba)
+    np.testing.assert_array_equal(loaded.novelty(familiar), g_familiar)
+
+    adapted = head.adapt(novel, "standardise")
+    z = adapted.decision_function(novel) / head.temperature_
+    expected = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(adapted.predict_proba(novel), expected / expected.sum(axis=1, keepdims=True))
+    with pytest.raises(ValueError, match="gate"):
+        plain.novelty(X)
+
+
+def test_gate_needs_two_corpora_to_hold_out() -> None:
+    """With one corpus there is no held-out corpus to calibrate novel clips on: a gated head is
+    the plain head (no offsets either)."""
+    X, y, groups = _layered_data()
+    kwargs = dict(blocks=[(3, 8), (3, 6)], layer_sets=[[[1], [0]]], Cs=(0.1,), selection="corpora")
+    plain = LayerwiseHead(**kwargs).fit(X, y, groups=groups)
+    gated = LayerwiseHead(**kwargs, gate=True, offset_l2=1e-3).fit(X, y, groups=groups)
+    assert gated.gate_threshold_ is None
+    np.testing.assert_array_equal(gated.offsets_, 0.0)
+    np.testing.assert_array_equal(gated.predict_proba(X), plain.predict_proba(X))
+
+
 def test_head_saves_and_loads_without_pickle(tmp_path: Path) -> None:
     X, y, groups = _layered_data()
     head = LayerwiseHead(blocks=[(3, 8), (3, 6)], layer_sets=[[[1, 2], [0]]], Cs=(0.1,), normalise="utterance").fit(X, y, groups=groups)

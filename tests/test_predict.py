@@ -87,6 +87,18 @@ def test_timeline_windows(recognizer: Recognizer) -> None:
         assert abs(sum(w.probabilities.values()) - 1) < 1e-6 and w.used
 
 
+def test_audio_novelty_tells_a_training_corpus_from_other_speech(recognizer: Recognizer, shared_data: Path,
+                                                                 variants: dict[str, Path]) -> None:
+    """The shipped audio model was trained on RAVDESS: a real RAVDESS clip sounds familiar, the
+    sample's speech does not; an adapted model calibrates every clip as new and reports none."""
+    familiar = recognizer.analyse(shared_data / "ravdess" / "video_samples" / "Actor_01" / "01-01-07-02-02-01-01.mp4")
+    novel = recognizer.analyse(SAMPLE)
+    assert familiar.novelty["audio"] < 0.2 and novel.novelty["audio"] > 0.9
+    assert "face" not in novel.novelty
+    adapted = recognizer.adapted([SAMPLE, variants["audio"]], method="standardise")
+    assert adapted.analyse(SAMPLE).novelty == {}
+
+
 def test_recognizer_bundle_round_trip(recognizer: Recognizer, tmp_path: Path) -> None:
     folder = recognizer.save(tmp_path / "mine")
     assert (folder / "audio" / "bundle.json").is_file() and (folder / "face" / "bundle.json").is_file()
@@ -105,7 +117,8 @@ def test_cli_predict_batch_goes_past_a_corrupt_file(variants: dict[str, Path], c
     assert len(out["failures"]) == 1 and "corrupt.mp4" in out["failures"][0]
     first = out["predictions"][0]
     assert set(first) == {"source", "emotion", "confidence", "probabilities", "modalities", "used", "skipped", "start", "end",
-                          "timings"}
+                          "timings", "novelty"}
+    assert set(first["novelty"]) == {"audio"} and 0.0 <= first["novelty"]["audio"] <= 1.0
     assert set(first["timings"]) >= {"decode", "audio_features", "audio_model", "face_detection", "face_model", "fusion"}
 
 
@@ -116,7 +129,7 @@ def test_cli_predict_table_csv_and_timeline(capsys: pytest.CaptureFixture[str]) 
     assert main(["predict", str(SAMPLE), "--csv", "--timeline"]) == 0
     lines = capsys.readouterr().out.splitlines()
     header = lines[0].split(",")
-    assert header[:4] == ["file", "start", "end", "emotion"] and "face_emotion" in header
+    assert header[:4] == ["file", "start", "end", "emotion"] and "face_emotion" in header and "audio_novelty" in header
     assert len(lines) == 1 + 4
 
 

@@ -89,6 +89,7 @@ def _rows(predictions: Sequence[Prediction], labels: Sequence[str]) -> list[dict
             top = max(proba, key=proba.__getitem__)
             row[f"{modality}_emotion"] = top
             row[f"{modality}_confidence"] = round(proba[top], 4)
+        row.update({f"{modality}_novelty": round(value, 4) for modality, value in p.novelty.items()})
         rows.append(row)
     return rows
 

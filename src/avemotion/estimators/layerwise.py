@@ -16,7 +16,11 @@ each block's ``(n_states, values per state)`` (base: 7 states of 1,024 values). 
 3. fits a temperature on the inner folds' held-out logits of the chosen set (``calibrate``), so
    a confidence of 0.8 means about 80 % right on speakers (or, with ``selection="corpora"``,
    corpora) the head did not train on; with ``offset_l2`` set, class offsets too (vector
-   scaling's bias term: the classes a held-out corpus is pushed towards are pulled back).
+   scaling's bias term: the classes a held-out corpus is pushed towards are pulled back);
+4. with ``gate`` and several training corpora, calibrates each clip by how familiar it is: a
+   clip like the inner folds' held-out speakers of the training corpora gets the temperature
+   fitted on those speakers, a clip unlike every training corpus gets the held-out corpora's
+   temperature (and offsets), and a clip in between a mixture (:meth:`LayerwiseHead.novelty`).
 
 :meth:`LayerwiseHead.adapt` gives a copy adapted without labels to a batch of a new corpus or
 recording set: standardised with the batch's own statistics, or with class biases that make every
@@ -66,6 +70,12 @@ def _moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return X.mean(axis=0), X.std(axis=0) + 1e-8
 
 
+def _nearest_distance(X: np.ndarray, means: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """(N,) mean squared standardised distance of each row of X (N, D) to the nearest of G
+    groups given by their (G, D) means and standard deviations."""
+    return np.min([np.mean(((X - m) / s) ** 2, axis=1) for m, s in zip(means, scales)], axis=0)
+
+
 class LayerwiseHead(ClassifierMixin, BaseEstimator):
     """Layer-set selection + partial-label logistic regression + temperature (module docstring).
 
@@ -85,6 +95,13 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
     (``offsets_``, in logit units), so they change predictions as well as probabilities. Held-out
     corpora's offsets help a new corpus but hurt new speakers of the training corpora (RAVDESS-SI5
     trained on four corpora: 61.1 against 75.5, benchmarks/results/cross_corpus.json).
+    ``gate`` (with several training corpora held out in turn): calibrate per clip by its
+    :meth:`novelty`, 0 for clips as near the training corpora as new speakers of them are
+    (the temperature fitted on held-out speakers, no offsets), 1 for clips farther than
+    ``gate_quantile`` of those speakers' clips by more than the spread of their distances
+    (the held-out corpora's temperature and ``offset_l2`` offsets), so that the offsets for an
+    unheard corpus do not hurt new speakers of a heard one. ``predict`` uses the gated logits.
+    With one corpus a gated head fits the temperature alone (no offsets: no clip is novel).
     """
 
     def __init__(
@@ -101,6 +118,8 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         selection: str = "speakers",
         min_corpus_clips: int = 100,
         offset_l2: float | None = None,
+        gate: bool = False,
+        gate_quantile: float = 0.95,
     ) -> None:
         self.blocks = blocks
         self.layer_sets = layer_sets
@@ -114,6 +133,8 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         self.selection = selection
         self.min_corpus_clips = min_corpus_clips
         self.offset_l2 = offset_l2
+        self.gate = gate
+        self.gate_quantile = gate_quantile
 
     # -- features -------------------------------------------------------------------------
     def _columns(self, layer_set: Sequence[Sequence[int]]) -> np.ndarray:
@@ -142,8 +163,8 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
 
     # -- fitting --------------------------------------------------------------------------
     def _c_path(self, X: np.ndarray, y: np.ndarray, mask: np.ndarray, corpora: np.ndarray,
-                X_test: np.ndarray) -> dict[float, np.ndarray]:
-        """Held-out logits of ``X_test`` for every C, fitted on (X, y) from the smallest C up, each
+                X_test: np.ndarray, Cs: Sequence[float] | None = None) -> dict[float, np.ndarray]:
+        """Held-out logits of ``X_test`` for every C of ``Cs`` (default ``self.Cs``), fitted on (X, y) from the smallest C up, each
         fit starting from the previous one; in the row space of X when it has fewer rows than
         columns (the same optimum, see :class:`PartialLabelLogistic`)."""
         mean, scale = _moments(X)
@@ -153,7 +174,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             X, X_test = X @ basis, X_test @ basis
         weights = balanced_weights(y, corpora, self.corpus_balance)
         out, init = {}, None
-        for C in sorted(self.Cs):
+        for C in sorted(self.Cs if Cs is None else Cs):
             model = PartialLabelLogistic(C=C, max_iter=self.max_iter, absent_weight=self.absent_weight).fit(
                 X, y, mask, weights, init)
             init = (model.coef_, model.intercept_)
@@ -245,21 +266,70 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         assert best is not None and best_logits is not None
         self.inner_score_, self.layer_set_, self.C_ = best[0], [list(b) for b in self.layer_sets[best[1]]], best[2]
         self.temperature_, self.offsets_ = 1.0, np.zeros(len(self.classes_))
+        self.gate_threshold_: float | None = None
         if self.calibrate:
-            held_out = (np.concatenate([logits[kept] for logits, kept in zip(best_logits, scored)]),
-                        np.concatenate([index[kept] for kept in scored]),
-                        np.concatenate([allowed[kept] for (_, allowed), kept in zip(families, scored)]))
-            if self.offset_l2 is None:
-                self.temperature_ = fit_temperature(*held_out)
+            held_out = [(logits[kept], index[kept], allowed[kept])
+                        for logits, (_, allowed), kept in zip(best_logits, families, scored)]
+            if self.gate and held:
+                self._fit_gate(X[:, self._columns(self.layer_set_)], index, mask, speakers, corpora, held_out[0],
+                               held_out[1] if len(held_out) == 2 else None)
             else:
-                self.temperature_, offsets = fit_temperature_offsets(*held_out, l2=self.offset_l2)
-                self.offsets_ = self.temperature_ * offsets
+                logits, labels, allowed = (np.concatenate([h[i] for h in held_out]) for i in range(3))
+                if self.offset_l2 is None or self.gate:
+                    self.temperature_ = fit_temperature(logits, labels, allowed)
+                else:
+                    self.temperature_, offsets = fit_temperature_offsets(logits, labels, allowed, l2=self.offset_l2)
+                    self.offsets_ = self.temperature_ * offsets
         selected = X[:, self._columns(self.layer_set_)]
         self.mean_, self.scale_ = _moments(selected)
         model = PartialLabelLogistic(C=self.C_, max_iter=self.max_iter, absent_weight=self.absent_weight).fit(
             (selected - self.mean_) / self.scale_, index, mask, balanced_weights(index, corpora, self.corpus_balance))
         self.coef_, self.intercept_ = model.coef_, model.intercept_ + self.offsets_
         return self
+
+    def _fit_gate(self, X: np.ndarray, index: np.ndarray, mask: np.ndarray, speakers: np.ndarray, corpora: np.ndarray,
+                  corpora_held_out: tuple[np.ndarray, np.ndarray, np.ndarray],
+                  speakers_held_out: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> None:
+        """Fit the per-clip calibration of ``gate`` on the chosen columns X (N, D'): the held-out
+        corpora's temperature and offsets (``corpora_held_out``: logits, labels, allowed), the
+        held-out speakers' temperature (computed here unless ``selection="mixed"`` gave them) and
+        the novelty threshold from the held-out speakers' distances to their training corpora."""
+        [(folds, allowed)] = self._inner_folds(index, mask, speakers, corpora, held=[])
+        distances, logits = np.zeros(len(X)), np.zeros((len(X), len(self.classes_)))
+        for train, test in folds:
+            distances[test] = _nearest_distance(X[test], *self._corpus_moments(X[train], corpora[train]))
+            if speakers_held_out is None:
+                logits[test] = self._c_path(X[train], index[train], mask[train], corpora[train], X[test], [self.C_])[self.C_]
+        if speakers_held_out is None:
+            kept = allowed[np.arange(len(X)), index]
+            speakers_held_out = (logits[kept], index[kept], allowed[kept])
+        self.temperature_familiar_ = fit_temperature(*speakers_held_out)
+        if self.offset_l2 is None:
+            self.temperature_, self.offsets_novel_ = fit_temperature(*corpora_held_out), np.zeros(len(self.classes_))
+        else:
+            self.temperature_, self.offsets_novel_ = fit_temperature_offsets(*corpora_held_out, l2=self.offset_l2)
+        log_distance = np.log(distances)
+        self.gate_threshold_ = float(np.quantile(log_distance, self.gate_quantile))
+        self.gate_width_ = max(float(log_distance.std()) / 2, 1e-3)
+        self.gate_means_, self.gate_scales_ = self._corpus_moments(X, corpora)
+
+    def _corpus_moments(self, X: np.ndarray, corpora: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(G, D) mean and standard deviation of each corpus of at least ``min_corpus_clips`` rows
+        of X (of all rows as one group when none has that many)."""
+        names, counts = np.unique(corpora, return_counts=True)
+        groups = [corpora == n for n, c in zip(names, counts) if c >= self.min_corpus_clips] or [np.ones(len(X), bool)]
+        moments = [_moments(X[g]) for g in groups]
+        return np.stack([m for m, _ in moments]), np.stack([s for _, s in moments])
+
+    def novelty(self, X: np.ndarray) -> np.ndarray:
+        """(N,) how unlike the training corpora each clip is, from 0 (as near to one of them as
+        its own new speakers are) to 1 (farther from every one than nearly all of those speakers'
+        clips): a logistic function of the log of the mean squared standardised distance of the
+        clip's chosen features to the nearest training corpus. Needs a head fitted with ``gate``."""
+        if getattr(self, "gate_threshold_", None) is None:
+            raise ValueError("novelty needs a head fitted with gate=True on two or more corpora")
+        distance = _nearest_distance(self._prepare(X)[:, self._columns(self.layer_set_)], self.gate_means_, self.gate_scales_)
+        return 1.0 / (1.0 + np.exp(-(np.log(distance) - self.gate_threshold_) / self.gate_width_))
 
     def adapt(self, X: np.ndarray, method: str = DEFAULT_ADAPT) -> LayerwiseHead:
         """A copy adapted, without labels, to ``X`` (N >= 2 clips of one target corpus or
@@ -269,12 +339,14 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         clips'. ``balance``: shift the class biases so that the batch's mean calibrated
         probability is the same for every class (:func:`~.partial.balancing_offsets`; right when
         the batch holds every emotion about equally often, wrong for a batch of one emotion).
-        ``both``: standardise, then balance."""
+        ``both``: standardise, then balance. An adapted head calibrates every clip as one of a new
+        corpus (the held-out corpora's temperature; a ``gate``'s offsets and novelty unused)."""
         if method not in ADAPT_METHODS:
             raise ValueError(f"method must be one of {ADAPT_METHODS}, got {method!r}")
         if len(X) < 2:
             raise ValueError("test-time adaptation needs at least two clips")
         adapted = copy.copy(self)
+        adapted.gate_threshold_ = None
         if method in ("standardise", "both"):
             adapted.mean_, adapted.scale_ = _moments(self._prepare(X)[:, self._columns(self.layer_set_)])
         if method in ("balance", "both"):
@@ -295,16 +367,26 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         """(N, K) logits before the temperature, columns in ``classes_`` order."""
         return self._standardised(X) @ self.coef_ + self.intercept_
 
+    def calibrated_logits(self, X: np.ndarray) -> np.ndarray:
+        """(N, K) logits after the temperature (with ``gate``: each clip's mixture of the two
+        temperatures and the offsets, weighted by its :meth:`novelty`); their softmax is
+        :meth:`predict_proba`."""
+        z = self.decision_function(X)
+        if getattr(self, "gate_threshold_", None) is None:
+            return z / self.temperature_
+        g = self.novelty(X)[:, None]
+        return z * ((1 - g) / self.temperature_familiar_ + g / self.temperature_) + g * self.offsets_novel_
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(N, K) calibrated probabilities, columns in ``classes_`` order."""
-        z = self.decision_function(X) / self.temperature_
+        z = self.calibrated_logits(X)
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """(N,) predicted labels."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        return self.classes_[np.argmax(self.calibrated_logits(X), axis=1)]
 
     def embed(self, X: np.ndarray) -> np.ndarray:
         """The standardised selected features (N, D'): this head's penultimate representation."""
@@ -321,6 +403,10 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             "mean": self.mean_, "scale": self.scale_, "coef": self.coef_, "intercept": self.intercept_,
             "classes": np.asarray(self.classes_).astype(str), "temperature": np.float64(self.temperature_),
             "C": np.float64(self.C_), "inner_score": np.float64(self.inner_score_),
+            **({} if getattr(self, "gate_threshold_", None) is None else {
+                "gate_means": self.gate_means_, "gate_scales": self.gate_scales_,
+                "gate_threshold": np.float64(self.gate_threshold_), "gate_width": np.float64(self.gate_width_),
+                "temperature_familiar": np.float64(self.temperature_familiar_), "offsets_novel": self.offsets_novel_}),
         })
         return folder
 
@@ -333,4 +419,10 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             head.mean_, head.scale_, head.coef_, head.intercept_ = z["mean"], z["scale"], z["coef"], z["intercept"]
             head.classes_ = z["classes"]
             head.temperature_, head.C_, head.inner_score_ = float(z["temperature"]), float(z["C"]), float(z["inner_score"])
+            head.gate_threshold_ = None
+            if "gate_threshold" in z.files:
+                head.gate = True
+                head.gate_means_, head.gate_scales_ = z["gate_means"], z["gate_scales"]
+                head.gate_threshold_, head.gate_width_ = float(z["gate_threshold"]), float(z["gate_width"])
+                head.temperature_familiar_, head.offsets_novel_ = float(z["temperature_familiar"]), z["offsets_novel"]
         return head

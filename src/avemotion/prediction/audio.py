@@ -105,11 +105,19 @@ class AudioBranch(Branch):
         check_speech(inputs.signal, inputs.sr, inputs.source)
         x = self.features(inputs.signal, inputs.sr)
         mid = time.perf_counter()
-        out = BranchOutput(proba_in_label_order(self.head, x[None], self.labels)[0], self.labels, features=x)
+        out = BranchOutput(proba_in_label_order(self.head, x[None], self.labels)[0], self.labels, features=x,
+                           novelty=self._novelty(x))
         if embed:
             out.embedding = np.asarray(self.head.embed(x[None]), dtype=np.float64)[0]
         timings.update(audio_features=mid - tic, audio_model=time.perf_counter() - mid)
         return out
+
+    def _novelty(self, x: np.ndarray) -> float | None:
+        """The head's novelty of one feature vector (0: like its training corpora, 1: unlike every
+        one), or None for a head that cannot tell (no gate, or adapted to a set of recordings)."""
+        if getattr(self.head, "gate_threshold_", None) is None:
+            return None
+        return float(self.head.novelty(x[None])[0])
 
     def adapted(self, paths: Sequence[str | os.PathLike[str]], method: str = DEFAULT_ADAPT) -> AudioBranch:
         """A copy adapted, without labels, to the audio of ``paths`` (at least two usable files)

@@ -51,12 +51,15 @@ long it is, in seconds (0 for an image).
 class BranchOutput:
     """One branch's result for a clip: ``proba`` (n_labels,) over ``labels``; when asked, the
     model's penultimate ``embedding`` (D,); ``features``: the input vector the branch's model
-    read, for fusers that fuse features (the ``av-au`` bundle's)."""
+    read, for fusers that fuse features (the ``av-au`` bundle's); ``novelty``: how unlike the
+    model's training corpora the clip is, 0 to 1, where the model can tell (a gated ``layerwise``
+    head, :meth:`avemotion.estimators.layerwise.LayerwiseHead.novelty`)."""
 
     proba: np.ndarray
     labels: tuple[str, ...]
     embedding: np.ndarray | None = None
     features: np.ndarray | None = None
+    novelty: float | None = None
 
 
 class Branch(ABC):

@@ -87,7 +87,9 @@ class Prediction:
     own probabilities over its model's labels; ``used``: the branches fused; ``skipped``:
     branch -> why it was not used; ``start`` / ``end``: the window in seconds (timeline);
     ``timings``: seconds spent per stage (decode, face_detection, face_model, audio_features,
-    audio_model, video_model, fusion) by :meth:`Recognizer.analyse`.
+    audio_model, video_model, fusion) by :meth:`Recognizer.analyse`; ``novelty``: branch -> how
+    unlike its model's training corpora the clip is (0 to 1), for the branches that can tell
+    (the shipped audio model: near 1 means its probabilities are calibrated as for a new corpus).
     """
 
     source: str
@@ -100,6 +102,7 @@ class Prediction:
     start: float | None = None
     end: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    novelty: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_fused(
@@ -111,9 +114,10 @@ class Prediction:
         skipped: dict[str, str],
         start: float | None = None,
         end: float | None = None,
+        novelty: dict[str, float] | None = None,
     ) -> Prediction:
         """The prediction for fused probabilities ``fused`` (len(labels),) over ``labels``;
-        ``modalities``: each used branch's own probabilities."""
+        ``modalities``: each used branch's own probabilities; ``novelty``: per branch, where known."""
         best = int(np.argmax(fused))
         return cls(
             source=source,
@@ -125,6 +129,7 @@ class Prediction:
             skipped=skipped,
             start=start,
             end=end,
+            novelty=dict(novelty or {}),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -415,7 +420,8 @@ class Recognizer:
             reasons = "; ".join(f"{m}: {r}" for m, r in skipped.items())
             raise AvemotionError(f"{source}: nothing to recognise ({reasons})")
         own = {m: {label: float(v) for label, v in zip(o.labels, o.proba)} for m, o in parts.items()}
-        return Prediction.from_fused(source, self.labels, self._fused_proba(parts), own, skipped, start, end)
+        novelty = {m: o.novelty for m, o in parts.items() if o.novelty is not None}
+        return Prediction.from_fused(source, self.labels, self._fused_proba(parts), own, skipped, start, end, novelty)
 
     def branch_outputs(
         self, path: str | os.PathLike[str], *, side: Mapping[str, Any] | None = None,
