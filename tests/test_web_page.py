@@ -99,6 +99,8 @@ def test_uploading_the_sample_shows_the_fused_emotion_and_each_modality(browser:
     rows = browser.find_elements("css selector", "#bars .modality:first-child .bar-row")  # type: ignore[attr-defined]
     assert len(rows) == 8 and rows[0].get_attribute("data-label") == expected.emotion
     assert browser.find_element("id", "download-csv").is_displayed()  # type: ignore[attr-defined]
+    note = browser.find_element("css selector", "#novelty .novelty").text  # type: ignore[attr-defined]
+    assert note.startswith("audio: unlike") and f"novelty {expected.novelty['audio']:.2f}" in note, note
     _shot(browser, "upload.png", tmp_path)
 
 
