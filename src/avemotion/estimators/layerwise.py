@@ -96,11 +96,13 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
     corpora's offsets help a new corpus but hurt new speakers of the training corpora (RAVDESS-SI5
     trained on four corpora: 61.1 against 75.5, benchmarks/results/cross_corpus.json).
     ``gate`` (with several training corpora held out in turn): calibrate per clip by its
-    :meth:`novelty`, 0 for clips as near the training corpora as new speakers of them are
-    (the temperature fitted on held-out speakers, no offsets), 1 for clips farther than
-    ``gate_quantile`` of those speakers' clips by more than the spread of their distances
-    (the held-out corpora's temperature and ``offset_l2`` offsets), so that the offsets for an
-    unheard corpus do not hurt new speakers of a heard one. ``predict`` uses the gated logits.
+    :meth:`novelty` g = logistic((log d - q) / w), d the clip's distance to the nearest training
+    corpus, q the ``gate_quantile`` quantile of the log distances of the inner folds' held-out
+    speakers to theirs and w half their standard deviation; the calibrated logits are
+    ``z * ((1 - g) / T_speakers + g / T_corpora) + g * b``, T_speakers fitted on held-out
+    speakers, T_corpora and the ``offset_l2`` offsets b on held-out corpora, so that the
+    offsets for an unheard corpus do not hurt new speakers of a heard one. ``predict`` uses the
+    gated logits.
     With one corpus a gated head fits the temperature alone (no offsets: no clip is novel).
     """
 
