@@ -143,7 +143,11 @@ def test_cli_evaluate_on_crema_d_samples(shared_data: Path, tmp_path: Path, caps
     assert metrics["dropped_model_labels"] == ["calm", "surprised"]
     assert set(metrics["per_class"]) == {"neutral", "happy", "sad", "angry", "fearful", "disgust"}
     assert "data:image/png;base64," in (tmp_path / "report" / "report.html").read_text()
-    assert "UAR" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "UAR" in out
+    novelty = metrics["details"]["audio_novelty"]
+    assert novelty["n"] == 12 and 0.0 <= novelty["mean"] <= 1.0
+    assert ("sound unlike the audio model's training corpora" in out) == (novelty["share_novel"] > 0.5)
 
 
 def test_ravdess_av_au_bundle_scores_a_real_clip_and_its_au_row(shared_data: Path) -> None:

@@ -68,7 +68,11 @@ def _media(row: pd.Series) -> str | None:
     return None
 
 
-def _predict_table(model: Any, table: pd.DataFrame, failures: list[str]) -> tuple[list[str], np.ndarray, list[list[str]]]:
+def _predict_table(model: Any, table: pd.DataFrame, failures: list[str], novelty: list[float] | None = None
+                   ) -> tuple[list[str], np.ndarray, list[list[str]]]:
+    """Labels, (N, K) probabilities and modalities used of the clips of ``table`` that could be
+    predicted (the others go to ``failures``); ``novelty``, when given, receives the audio
+    novelty of each clip that has one."""
     import numpy as np
     from tqdm import tqdm
 
@@ -93,6 +97,8 @@ def _predict_table(model: Any, table: pd.DataFrame, failures: list[str]) -> tupl
         y.append(str(row["emotion"]))
         rows.append([prediction.probabilities[label] for label in model.labels])
         used.append(prediction.used)
+        if novelty is not None and "audio" in prediction.novelty:
+            novelty.append(prediction.novelty["audio"])
     return y, np.asarray(rows, dtype=float).reshape(-1, len(model.labels)), used
 
 
@@ -127,7 +133,7 @@ def _predict_adapted(model: Any, table: pd.DataFrame, method: str, per: str, fai
 
 
 def _predict_with_engine(
-    args: argparse.Namespace, model: Any, table: pd.DataFrame, failures: list[str]
+    args: argparse.Namespace, model: Any, table: pd.DataFrame, failures: list[str], novelty: list[float] | None = None
 ) -> tuple[list[str], np.ndarray, list[list[str]]]:
     """:func:`_predict_table` with the clips analysed on the engine the options ask for."""
     import numpy as np
@@ -153,6 +159,8 @@ def _predict_with_engine(
         else:
             done[record["sha256"]] = record
     order = sorted(done, key=int)  # the table's order, whatever the completion order
+    if novelty is not None:
+        novelty += [done[k]["novelty"]["audio"] for k in order if "audio" in done[k].get("novelty", {})]
     proba = np.asarray([[done[k]["probabilities"][label] for label in model.labels] for k in order], dtype=float)
     return [emotions[k] for k in order], proba.reshape(-1, len(model.labels)), [done[k]["used"] for k in order]
 
@@ -211,6 +219,11 @@ def _say(metrics: dict[str, Any], page: Path | None) -> None:
         print("model labels the data lacks (left out): " + ", ".join(metrics["dropped_model_labels"]))
     if page is not None:
         print(f"report: {page}")
+    novel = metrics.get("details", {}).get("audio_novelty")
+    if novel and novel["share_novel"] > 0.5:
+        print(f"audio: {100 * novel['share_novel']:.0f} % of the clips sound unlike the audio model's training corpora "
+              f"(mean novelty {novel['mean']:.2f}); its probabilities are calibrated as for a new corpus, and --adapt "
+              "may help")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -246,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.split and not partition:
         return _cross_validate(args, table, details)
+    import numpy as np
     import pandas as pd
 
     from avemotion.core.atomic import atomic_write_bytes
@@ -256,12 +270,13 @@ def run(args: argparse.Namespace) -> int:
     if uses_engine(args) and ("au" in model.branches or args.adapt):
         raise AvemotionError("--workers and --engine predict clips without side inputs: not with an AU model or --adapt")
     failures: list[str] = []
+    novelty: list[float] = []
     if args.adapt:
         details["adapted"] = f"audio model adapted to these clips without labels ({args.adapt_method}, per {args.adapt_per})"
         y, proba, used = _predict_adapted(model, table, args.adapt_method, args.adapt_per, failures)
     else:
-        y, proba, used = _predict_with_engine(args, model, table, failures) if uses_engine(args) else \
-            _predict_table(model, table, failures)
+        y, proba, used = _predict_with_engine(args, model, table, failures, novelty) if uses_engine(args) else \
+            _predict_table(model, table, failures, novelty)
     if not y:
         raise AvemotionError(f"no clip of {details['data']} could be scored ({len(failures)} failed)")
     corpus_labels = [e for e in label_set("all") if e in set(table["emotion"].dropna())]
@@ -269,6 +284,9 @@ def run(args: argparse.Namespace) -> int:
     metrics = evaluate_predictions(y, proba, model.labels, data_labels=corpus_labels)
     counts = pd.Series(["+".join(u) for u in used]).value_counts().to_dict()
     metrics["details"] = {**details, "modalities_used": counts, "failures": failures}
+    if novelty:
+        metrics["details"]["audio_novelty"] = {"n": len(novelty), "mean": float(np.mean(novelty)),
+                                               "share_novel": float(np.mean(np.asarray(novelty) > 0.5))}
     page = None
     if args.report:
         page = write_report(args.report, metrics, y_true=y_kept, proba=p_kept, labels=labels,
