@@ -3,6 +3,7 @@ killed and resumed, --workers 2 against --workers 1, and the Ray engine with a k
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -197,3 +198,29 @@ def test_features_fill_the_cache_and_evaluate_predicts_on_two_workers(
     assert main(["evaluate", "--model", "default", "--data", data, "--limit", "8", "--json", str(two), "--workers", "2"]) == 0
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
     assert a["n"] == b["n"] == 8 and a["confusion"] == b["confusion"] and a["uar"] == pytest.approx(b["uar"])
+
+
+def test_csv_log_has_the_audio_novelty_and_resumes_an_older_header(tmp_path: Path) -> None:
+    """A CSV log has an ``audio_novelty`` column (empty where the model has none); resuming a CSV
+    written before that column existed keeps its header, so every row stays aligned with it."""
+    record = {"source": "a.wav", "sha256": "1" * 64, "emotion": "happy", "confidence": 0.9, "used": ["audio"],
+              "probabilities": {"happy": 0.9, "sad": 0.1}, "novelty": {"audio": 0.25}}
+    log = ResultLog(tmp_path / "new.csv", resume=False, labels=["happy", "sad"])
+    log.write(record)
+    log.write({**record, "source": "b.jpg", "used": ["face"], "novelty": {}})
+    log.close()
+    rows = list(csv.DictReader((tmp_path / "new.csv").open()))
+    assert [r["audio_novelty"] for r in rows] == ["0.25", ""] and rows[0]["happy"] == "0.9"
+
+    old = tmp_path / "old.csv"
+    old.write_text("source,sha256,start,end,emotion,confidence,used,skipped,error,happy,sad\n"
+                   f"x.wav,{'2' * 64},,,sad,0.8,audio,,,0.2,0.8\n")
+    log = ResultLog(old, resume=True, labels=["happy", "sad"])
+    log.write(record)
+    log.write({"source": "bad.mp4", "sha256": "3" * 64, "error": "bad.mp4: corrupt file"})
+    log.close()
+    lines = list(csv.reader(old.open()))
+    assert all(len(line) == 11 for line in lines)
+    rows = list(csv.DictReader(old.open()))
+    assert [r["source"] for r in rows] == ["x.wav", "a.wav", "bad.mp4"]
+    assert rows[1]["emotion"] == "happy" and rows[1]["sad"] == "0.1" and rows[2]["error"] == "bad.mp4: corrupt file"

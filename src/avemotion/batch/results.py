@@ -4,8 +4,9 @@
 the clip is done: the clip's prediction as in ``avemotion predict --json`` (``source``,
 ``emotion``, ``probabilities``...; with ``--timeline``: ``{"source", "timeline": [windows]}``)
 or ``{"source", "error"}`` for a clip that failed, plus ``sha256``, the file's content hash.
-``.csv``: one row per clip (or window) with the same fields flattened, plus ``sha256`` and
-``error``. A line is written with one ``write`` and ``fsync``; a run killed mid-line leaves an
+``.csv``: one row per clip (or window) with the same fields flattened, plus ``sha256``,
+``error`` and ``audio_novelty`` (empty where the model has none); a resumed CSV keeps the columns
+its header already has. A line is written with one ``write`` and ``fsync``; a run killed mid-line leaves an
 incomplete last line, which :class:`ResultLog` drops when it opens the file again, so a run
 loses at most the clips in flight. With ``resume``, the clips already in the file (same path,
 same content hash) are skipped.
@@ -47,7 +48,8 @@ class ResultLog:
             self._write([self._csv_line(self._header)])
 
     def _csv_header(self) -> list[str]:
-        return ["source", "sha256", "start", "end", "emotion", "confidence", "used", "skipped", "error", *self.labels]
+        return ["source", "sha256", "start", "end", "emotion", "confidence", "used", "skipped", "error", "audio_novelty",
+                *self.labels]
 
     def _recover(self) -> None:
         """Drop an incomplete last line and read which (source, sha256) are done."""
@@ -66,9 +68,12 @@ class ResultLog:
                 if isinstance(record, dict) and "source" in record and "sha256" in record:
                     self.done.add((str(record["source"]), str(record["sha256"])))
         else:
-            for row in csv.DictReader(io.StringIO(text)):
+            reader = csv.DictReader(io.StringIO(text))
+            for row in reader:
                 if row.get("source") and row.get("sha256"):
                     self.done.add((row["source"], row["sha256"]))
+            if reader.fieldnames:
+                self._header = list(reader.fieldnames)
 
     def _csv_line(self, values: list[Any]) -> str:
         buffer = io.StringIO()
@@ -82,16 +87,17 @@ class ResultLog:
 
     def _csv_rows(self, record: dict[str, Any]) -> list[str]:
         windows = record.get("timeline") or ([record] if "emotion" in record else [])
+        base = {"source": record["source"], "sha256": record["sha256"], "error": record.get("error", "")}
         if not windows:
-            return [self._csv_line([record["source"], record["sha256"], "", "", "", "", "", "", record.get("error", "")]
-                                   + [""] * len(self.labels))]
+            return [self._csv_line([base.get(column, "") for column in self._header])]
         rows = []
         for w in windows:
-            skipped = "; ".join(f"{m}: {r}" for m, r in w.get("skipped", {}).items())
-            rows.append(self._csv_line(
-                [record["source"], record["sha256"], w.get("start"), w.get("end"), w["emotion"], round(w["confidence"], 4),
-                 "+".join(w["used"]), skipped, ""] + [round(w["probabilities"].get(label, 0.0), 4) for label in self.labels]
-            ))
+            values = {**base, "start": w.get("start"), "end": w.get("end"), "emotion": w["emotion"],
+                      "confidence": round(w["confidence"], 4), "used": "+".join(w["used"]),
+                      "skipped": "; ".join(f"{m}: {r}" for m, r in w.get("skipped", {}).items()),
+                      "audio_novelty": round(w["novelty"]["audio"], 4) if "audio" in w.get("novelty", {}) else "",
+                      **{label: round(w["probabilities"].get(label, 0.0), 4) for label in self.labels}}
+            rows.append(self._csv_line([values.get(column, "") for column in self._header]))
         return rows
 
     def write(self, record: dict[str, Any]) -> None:
