@@ -143,7 +143,7 @@ def _scores(head: Any, X: np.ndarray, y: np.ndarray, adapt: str | None = None,
     out["layer_set"] = head.layer_set_
     out["C"] = head.C_
     out["temperature"] = head.temperature_
-    if getattr(head, "gate_threshold_", None) is not None and not adapt:
+    if getattr(head, "gated", False) and not adapt:
         out["temperature_familiar"] = head.temperature_familiar_
         out["novelty_mean"] = float(head.novelty(X[keep]).mean())
     return out

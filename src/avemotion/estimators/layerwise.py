@@ -328,9 +328,19 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         its own new speakers are) to 1 (farther from every one than nearly all of those speakers'
         clips): a logistic function of the log of the mean squared standardised distance of the
         clip's chosen features to the nearest training corpus. Needs a head fitted with ``gate``."""
-        if getattr(self, "gate_threshold_", None) is None:
+        if not self.gated:
             raise ValueError("novelty needs a head fitted with gate=True on two or more corpora")
-        distance = _nearest_distance(self._prepare(X)[:, self._columns(self.layer_set_)], self.gate_means_, self.gate_scales_)
+        return self._novelty_of(self._selected(X))
+
+    @property
+    def gated(self) -> bool:
+        """Whether the head calibrates each clip by its novelty (fitted with ``gate`` on two or
+        more corpora, and not adapted)."""
+        return getattr(self, "gate_threshold_", None) is not None
+
+    def _novelty_of(self, selected: np.ndarray) -> np.ndarray:
+        """(N,) novelty of the chosen features (N, D') of :meth:`_selected`."""
+        distance = _nearest_distance(selected, self.gate_means_, self.gate_scales_)
         return 1.0 / (1.0 + np.exp(-(np.log(distance) - self.gate_threshold_) / self.gate_width_))
 
     def adapt(self, X: np.ndarray, method: str = DEFAULT_ADAPT) -> LayerwiseHead:
@@ -350,14 +360,18 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         adapted = copy.copy(self)
         adapted.gate_threshold_ = None
         if method in ("standardise", "both"):
-            adapted.mean_, adapted.scale_ = _moments(self._prepare(X)[:, self._columns(self.layer_set_)])
+            adapted.mean_, adapted.scale_ = _moments(self._selected(X))
         if method in ("balance", "both"):
             adapted.intercept_ = adapted.intercept_ + balancing_offsets(adapted.decision_function(X), self.temperature_)
         return adapted
 
+    def _selected(self, X: np.ndarray) -> np.ndarray:
+        """The chosen layer set's columns of X, after ``normalise``: (N, D')."""
+        return self._prepare(X)[:, self._columns(self.layer_set_)]
+
     def _standardised(self, X: np.ndarray) -> np.ndarray:
         """The selected features of X, standardised as fitted: (N, D')."""
-        return (self._prepare(X)[:, self._columns(self.layer_set_)] - self.mean_) / self.scale_
+        return (self._selected(X) - self.mean_) / self.scale_
 
     def states_needed(self) -> list[int]:
         """Per block, how many of its first hidden states the fitted layer set reads (1 + the
@@ -367,16 +381,21 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
     # -- prediction -----------------------------------------------------------------------
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """(N, K) logits before the temperature, columns in ``classes_`` order."""
-        return self._standardised(X) @ self.coef_ + self.intercept_
+        return self._logits_of(self._selected(X))
+
+    def _logits_of(self, selected: np.ndarray) -> np.ndarray:
+        """(N, K) logits of the chosen features (N, D') of :meth:`_selected`."""
+        return ((selected - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
 
     def calibrated_logits(self, X: np.ndarray) -> np.ndarray:
         """(N, K) logits after the temperature (with ``gate``: each clip's mixture of the two
         temperatures and the offsets, weighted by its :meth:`novelty`); their softmax is
         :meth:`predict_proba`."""
-        z = self.decision_function(X)
-        if getattr(self, "gate_threshold_", None) is None:
+        selected = self._selected(X)
+        z = self._logits_of(selected)
+        if not self.gated:
             return z / self.temperature_
-        g = self.novelty(X)[:, None]
+        g = self._novelty_of(selected)[:, None]
         return z * ((1 - g) / self.temperature_familiar_ + g / self.temperature_) + g * self.offsets_novel_
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -405,7 +424,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             "mean": self.mean_, "scale": self.scale_, "coef": self.coef_, "intercept": self.intercept_,
             "classes": np.asarray(self.classes_).astype(str), "temperature": np.float64(self.temperature_),
             "C": np.float64(self.C_), "inner_score": np.float64(self.inner_score_),
-            **({} if getattr(self, "gate_threshold_", None) is None else {
+            **({} if not self.gated else {
                 "gate_means": self.gate_means_, "gate_scales": self.gate_scales_,
                 "gate_threshold": np.float64(self.gate_threshold_), "gate_width": np.float64(self.gate_width_),
                 "temperature_familiar": np.float64(self.temperature_familiar_), "offsets_novel": self.offsets_novel_}),

@@ -115,7 +115,7 @@ class AudioBranch(Branch):
     def _novelty(self, x: np.ndarray) -> float | None:
         """The head's novelty of one feature vector (0: like its training corpora, 1: unlike every
         one), or None for a head that cannot tell (no gate, or adapted to a set of recordings)."""
-        if getattr(self.head, "gate_threshold_", None) is None:
+        if not getattr(self.head, "gated", False):
             return None
         return float(self.head.novelty(x[None])[0])
 
