@@ -80,6 +80,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "held_out_offsets": {"gate": False, "offset_l2": 0.01},
     "ungated": {"gate": False, "offset_l2": None},
     "gate_q75": {"gate_quantile": 0.75},
+    "no_experts": {"experts": False},
     "channel_aug": {},
 }
 #: Variants that change the features' parameters (per extractor), besides the model's.
@@ -146,6 +147,9 @@ def _scores(head: Any, X: np.ndarray, y: np.ndarray, adapt: str | None = None,
     if getattr(head, "gated", False) and not adapt:
         out["temperature_familiar"] = head.temperature_familiar_
         out["novelty_mean"] = float(head.novelty(X[keep]).mean())
+    if getattr(head, "has_experts", False) and not adapt:
+        out["experts"] = {name: {"used": bool(used), "inner_uar": float(score), "C": float(C)} for name, used, score, C
+                          in zip(head.expert_corpora_, head.expert_used_, head.expert_score_, head.expert_C_)}
     return out
 
 
@@ -193,7 +197,7 @@ def augmented_features(recipe: dict[str, Any], name: str, table: Any, progress: 
 
 def _summary(record: dict[str, Any]) -> dict[str, Any]:
     keys = ("n", "uar", "war", "macro_f1", "ece", "ece_uncalibrated", "labels", "confusion", "layer_set", "C",
-            "temperature", "temperature_familiar", "novelty_mean", "left_out", "confidence_0.7_0.9")
+            "temperature", "temperature_familiar", "novelty_mean", "experts", "left_out", "confidence_0.7_0.9")
     return {k: record[k] for k in keys if k in record}
 
 

@@ -309,6 +309,67 @@ def test_gate_calibrates_familiar_and_novel_clips_apart(tmp_path: Path) -> None:
         plain.novelty(X)
 
 
+def _corpus_b_speaks_its_own_code(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """_three_corpora, but corpus b shows class k where a and c show class k + 1 (so the shared
+    head, trained mostly on a and c, misreads b), and corpus c has no clip of the last label."""
+    X, y, groups = _three_corpora(seed)
+    k = np.searchsorted(LABELS, y)
+    b = np.char.startswith(groups, "b:")
+    X[np.flatnonzero(b), 8 + k[b]] -= 3.0
+    X[np.flatnonzero(b), 8 + (k[b] + 1) % 4] += 3.0
+    keep = ~(np.char.startswith(groups, "c:") & (y == LABELS[3]))
+    return X[keep], y[keep], groups[keep]
+
+
+def test_experts_decide_among_their_corpus_labels_for_familiar_clips(tmp_path: Path) -> None:
+    """experts: new speakers of corpus b (its own code) are read by b's expert, far better than
+    by the shared head; clips of no training corpus are calibrated as without experts; a familiar
+    clip keeps the shared head's probability of a label its nearest corpus lacks; saved and
+    loaded alike; adapt() leaves the experts out."""
+    X, y, groups = _corpus_b_speaks_its_own_code(seed=0)
+    kwargs = dict(blocks=[(3, 8), (3, 6)], layer_sets=[[[1], [0]]], Cs=(0.03, 0.1), absent_weight=0.1,
+                  selection="corpora", min_corpus_clips=50, offset_l2=1e-3, gate=True)
+    shared = LayerwiseHead(**kwargs).fit(X, y, groups=groups)
+    head = LayerwiseHead(**kwargs, experts=True).fit(X, y, groups=groups)
+    assert head.has_experts and not shared.has_experts and head.expert_corpora_ == ["a", "b", "c"]
+    np.testing.assert_array_equal(head.expert_labels_[2], np.isin(head.classes_, LABELS[:3]))
+    assert set(head.expert_C_) <= {0.03, 0.1} and np.all(head.expert_temperature_ > 0)
+    assert head.expert_used_[1] and head.expert_score_[1] > 0.85     # b's expert beats the shared head on b
+
+    Xt, yt, gt = _corpus_b_speaks_its_own_code(seed=1)
+    b = np.char.startswith(gt, "b:")
+    assert np.median(head.novelty(Xt[b])) < 0.05
+    assert np.mean(head.predict(Xt[b]) == yt[b]) > 0.85 > 0.5 > np.mean(shared.predict(Xt[b]) == yt[b])
+    assert np.mean(head.predict(Xt[~b]) == yt[~b]) > 0.85
+
+    novel = Xt.copy()
+    novel[:, 24:30] += 20.0
+    assert head.novelty(novel).min() > 1 - 1e-6
+    np.testing.assert_allclose(head.calibrated_logits(novel), shared.calibrated_logits(novel), atol=1e-4)
+
+    c = np.flatnonzero(np.char.startswith(gt, "c:"))
+    selected = head._selected(Xt[c])
+    z = head._logits_of(selected)
+    familiar = head._familiar_logits(selected, z, np.full(len(c), 2))
+    p_shared = np.exp(z / head.temperature_familiar_)
+    p_shared /= p_shared.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(np.exp(familiar).sum(axis=1), 1.0)
+    last = np.flatnonzero(head.classes_ == LABELS[3])[0]
+    np.testing.assert_allclose(np.exp(familiar[:, last]), p_shared[:, last])
+
+    unused = head.expert_used_.copy()
+    head.expert_used_ = np.zeros(3, dtype=bool)                    # no expert used: the shared head's familiar logits
+    np.testing.assert_allclose(head.predict_proba(Xt), shared.predict_proba(Xt), atol=1e-10)
+    head.expert_used_ = unused
+
+    loaded = LayerwiseHead.load(head.save(tmp_path / "head"))
+    assert loaded.expert_corpora_ == head.expert_corpora_
+    np.testing.assert_array_equal(loaded.expert_used_, head.expert_used_)
+    np.testing.assert_array_equal(loaded.predict_proba(Xt), head.predict_proba(Xt))
+    adapted = head.adapt(Xt[b], "standardise")
+    assert not adapted.has_experts
+
+
 def test_gate_needs_two_corpora_to_hold_out() -> None:
     """With one corpus there is no held-out corpus to calibrate novel clips on: a gated head is
     the plain head (no offsets either)."""

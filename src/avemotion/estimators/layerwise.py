@@ -20,7 +20,10 @@ each block's ``(n_states, values per state)`` (base: 7 states of 1,024 values). 
 4. with ``gate`` and several training corpora, calibrates each clip by how familiar it is: a
    clip like the inner folds' held-out speakers of the training corpora gets the temperature
    fitted on those speakers, a clip unlike every training corpus gets the held-out corpora's
-   temperature (and offsets), and a clip in between a mixture (:meth:`LayerwiseHead.novelty`).
+   temperature (and offsets), and a clip in between a mixture (:meth:`LayerwiseHead.novelty`);
+5. with ``experts`` as well, fits one head per training corpus on that corpus alone; a familiar
+   clip's probabilities among its nearest corpus's labels come from that corpus's expert, so
+   that training on more corpora does not cost a heard corpus's new speakers accuracy.
 
 :meth:`LayerwiseHead.adapt` gives a copy adapted without labels to a batch of a new corpus or
 recording set: standardised with the batch's own statistics, or with class biases that make every
@@ -38,6 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GroupKFold
@@ -70,10 +74,15 @@ def _moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return X.mean(axis=0), X.std(axis=0) + 1e-8
 
 
-def _nearest_distance(X: np.ndarray, means: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """(N,) mean squared standardised distance of each row of X (N, D) to the nearest of G
-    groups given by their (G, D) means and standard deviations."""
-    return np.min([np.mean(((X - m) / s) ** 2, axis=1) for m, s in zip(means, scales)], axis=0)
+def _distances(X: np.ndarray, means: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """(N, G) mean squared standardised distance of each row of X (N, D) to each of G groups
+    given by their (G, D) means and standard deviations."""
+    return np.stack([np.mean(((X - m) / s) ** 2, axis=1) for m, s in zip(means, scales)], axis=1)
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax of (N, K) logits."""
+    return z - logsumexp(z, axis=1, keepdims=True)
 
 
 class LayerwiseHead(ClassifierMixin, BaseEstimator):
@@ -104,6 +113,12 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
     offsets for an unheard corpus do not hurt new speakers of a heard one. ``predict`` uses the
     gated logits.
     With one corpus a gated head fits the temperature alone (no offsets: no clip is novel).
+    ``experts`` (with ``gate``): one head per training corpus of at least ``min_corpus_clips``
+    clips, fitted on that corpus alone (the chosen layer set, its own C by a speaker-grouped
+    inner cross-validation within the corpus, its own temperature on those held-out speakers).
+    A clip's familiar probabilities then keep the shared head's mass on the labels of its
+    nearest corpus but split it among them as that corpus's expert does; the gate mixes them
+    with the novel calibration as before, so clips of an unheard corpus are unchanged.
     """
 
     def __init__(
@@ -122,6 +137,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         offset_l2: float | None = None,
         gate: bool = False,
         gate_quantile: float = 0.95,
+        experts: bool = False,
     ) -> None:
         self.blocks = blocks
         self.layer_sets = layer_sets
@@ -137,6 +153,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         self.offset_l2 = offset_l2
         self.gate = gate
         self.gate_quantile = gate_quantile
+        self.experts = experts
 
     # -- features -------------------------------------------------------------------------
     def _columns(self, layer_set: Sequence[Sequence[int]]) -> np.ndarray:
@@ -274,7 +291,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
                         for logits, (_, allowed), kept in zip(best_logits, families, scored)]
             if self.gate and held:
                 self._fit_gate(X[:, self._columns(self.layer_set_)], index, mask, speakers, corpora, held_out[0],
-                               held_out[1] if len(held_out) == 2 else None)
+                               (best_logits[1], families[1][1]) if len(families) == 2 else None)
             else:
                 logits, labels, allowed = (np.concatenate([h[i] for h in held_out]) for i in range(3))
                 if self.offset_l2 is None or self.gate:
@@ -291,21 +308,23 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
 
     def _fit_gate(self, X: np.ndarray, index: np.ndarray, mask: np.ndarray, speakers: np.ndarray, corpora: np.ndarray,
                   corpora_held_out: tuple[np.ndarray, np.ndarray, np.ndarray],
-                  speakers_held_out: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> None:
+                  speakers_held_out: tuple[np.ndarray, np.ndarray] | None) -> None:
         """Fit the per-clip calibration of ``gate`` on the chosen columns X (N, D'): the held-out
         corpora's temperature and offsets (``corpora_held_out``: logits, labels, allowed), the
-        held-out speakers' temperature (computed here unless ``selection="mixed"`` gave them) and
-        the novelty threshold from the held-out speakers' distances to their training corpora."""
+        held-out speakers' temperature (from ``speakers_held_out``: (N, K) held-out logits of
+        every clip and the (N, K) labels each is scored on, computed here unless
+        ``selection="mixed"`` gave them), the novelty threshold from the held-out speakers'
+        distances to their training corpora and, with ``experts``, the experts."""
         [(folds, allowed)] = self._inner_folds(index, mask, speakers, corpora, held=[])
         distances, logits = np.zeros(len(X)), np.zeros((len(X), len(self.classes_)))
         for train, test in folds:
-            distances[test] = _nearest_distance(X[test], *self._corpus_moments(X[train], corpora[train]))
+            distances[test] = _distances(X[test], *self._corpus_moments(X[train], corpora[train])).min(axis=1)
             if speakers_held_out is None:
                 logits[test] = self._c_path(X[train], index[train], mask[train], corpora[train], X[test], [self.C_])[self.C_]
-        if speakers_held_out is None:
-            kept = allowed[np.arange(len(X)), index]
-            speakers_held_out = (logits[kept], index[kept], allowed[kept])
-        self.temperature_familiar_ = fit_temperature(*speakers_held_out)
+        if speakers_held_out is not None:
+            logits, allowed = speakers_held_out
+        kept = allowed[np.arange(len(X)), index]
+        self.temperature_familiar_ = fit_temperature(logits[kept], index[kept], allowed[kept])
         if self.offset_l2 is None:
             self.temperature_, self.offsets_novel_ = fit_temperature(*corpora_held_out), np.zeros(len(self.classes_))
         else:
@@ -314,6 +333,51 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         self.gate_threshold_ = float(np.quantile(log_distance, self.gate_quantile))
         self.gate_width_ = max(float(log_distance.std()) / 2, 1e-3)
         self.gate_means_, self.gate_scales_ = self._corpus_moments(X, corpora)
+        self.expert_corpora_: list[str] | None = None
+        if self.experts:
+            shared = np.where(allowed, logits, -np.inf).argmax(axis=1)
+            self._fit_experts(X, index, mask, speakers, corpora, {
+                c: float(balanced_accuracy_score(index[kept & (corpora == c)], shared[kept & (corpora == c)]))
+                for c in np.unique(corpora[kept])})
+
+    def _fit_experts(self, X: np.ndarray, index: np.ndarray, mask: np.ndarray, speakers: np.ndarray,
+                     corpora: np.ndarray, shared_scores: dict[str, float]) -> None:
+        """One head per corpus of :meth:`_corpus_moments` (same order), on the chosen columns X
+        (N, D') of that corpus's clips alone, standardised with the corpus's moments; its C
+        chosen among ``Cs`` and its temperature fitted by a speaker-grouped inner cross-validation
+        within the corpus. An expert is used (``expert_used_``) only where its held-out speakers'
+        UAR beats the shared head's on the same corpus (``shared_scores``, from the shared head's
+        speaker-grouped inner folds); a one-speaker corpus gets none."""
+        found, counts = np.unique(corpora, return_counts=True)
+        names = [str(n) for n, c in zip(found, counts) if c >= self.min_corpus_clips]
+        n_classes = len(self.classes_)
+        self.expert_coef_ = np.zeros((len(names), X.shape[1], n_classes))
+        self.expert_intercept_ = np.zeros((len(names), n_classes))
+        self.expert_labels_ = np.zeros((len(names), n_classes), dtype=bool)
+        self.expert_temperature_, self.expert_C_ = np.ones(len(names)), np.zeros(len(names))
+        self.expert_score_, self.expert_used_ = np.zeros(len(names)), np.zeros(len(names), dtype=bool)
+        for g, name in enumerate(names):
+            rows = np.flatnonzero(corpora == name)
+            Xc, yc, mc, own = X[rows], index[rows], mask[rows], corpora[rows]
+            self.expert_labels_[g] = mc[0]
+            if len(np.unique(speakers[rows])) < 2:
+                continue
+            [(folds, allowed)] = self._inner_folds(yc, mc, speakers[rows], own, held=[])
+            logits = {C: np.zeros((len(rows), n_classes)) for C in self.Cs}
+            for train, test in folds:
+                for c, z in self._c_path(Xc[train], yc[train], mc[train], own[train], Xc[test]).items():
+                    logits[c][test] = z
+            kept = allowed[np.arange(len(rows)), yc]
+            scores = {c: float(balanced_accuracy_score(yc[kept], np.where(allowed, z, -np.inf)[kept].argmax(axis=1)))
+                      for c, z in logits.items()}
+            C = max(sorted(self.Cs), key=scores.__getitem__)
+            temperature = fit_temperature(logits[C][kept], yc[kept], allowed[kept])
+            self.expert_score_[g], self.expert_used_[g] = scores[C], scores[C] > shared_scores.get(name, 1.0)
+            model = PartialLabelLogistic(C=C, max_iter=self.max_iter, absent_weight=self.absent_weight).fit(
+                (Xc - self.gate_means_[g]) / self.gate_scales_[g], yc, mc, balanced_weights(yc, own, self.corpus_balance))
+            self.expert_coef_[g], self.expert_intercept_[g] = model.coef_, model.intercept_
+            self.expert_temperature_[g], self.expert_C_[g] = temperature, C
+        self.expert_corpora_ = names
 
     def _corpus_moments(self, X: np.ndarray, corpora: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(G, D) mean and standard deviation of each corpus of at least ``min_corpus_clips`` rows
@@ -338,10 +402,37 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         more corpora, and not adapted)."""
         return getattr(self, "gate_threshold_", None) is not None
 
+    @property
+    def has_experts(self) -> bool:
+        """Whether a gated head holds one expert per training corpus (fitted with ``experts``)."""
+        return self.gated and getattr(self, "expert_corpora_", None) is not None
+
     def _novelty_of(self, selected: np.ndarray) -> np.ndarray:
         """(N,) novelty of the chosen features (N, D') of :meth:`_selected`."""
-        distance = _nearest_distance(selected, self.gate_means_, self.gate_scales_)
-        return 1.0 / (1.0 + np.exp(-(np.log(distance) - self.gate_threshold_) / self.gate_width_))
+        return self._novelty_and_nearest(selected)[0]
+
+    def _novelty_and_nearest(self, selected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N,) novelty and (N,) index of the nearest training corpus of the chosen features."""
+        distances = _distances(selected, self.gate_means_, self.gate_scales_)
+        distance = distances.min(axis=1)
+        novelty = 1.0 / (1.0 + np.exp(-(np.log(distance) - self.gate_threshold_) / self.gate_width_))
+        return novelty, distances.argmin(axis=1)
+
+    def _familiar_logits(self, selected: np.ndarray, logits: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+        """(N, K) calibrated logits of clips read as familiar: the shared head's at the familiar
+        temperature or, with experts, the log-probabilities that keep its mass on the nearest
+        corpus's labels but split it among them as that corpus's expert does."""
+        if not self.has_experts:
+            return logits / self.temperature_familiar_
+        log_p = _log_softmax(logits / self.temperature_familiar_)
+        for g in np.unique(nearest):
+            if not self.expert_used_[g]:
+                continue
+            rows, labels = np.flatnonzero(nearest == g), self.expert_labels_[g]
+            z = ((selected[rows] - self.gate_means_[g]) / self.gate_scales_[g]) @ self.expert_coef_[g] + self.expert_intercept_[g]
+            mass = logsumexp(log_p[rows][:, labels], axis=1, keepdims=True)
+            log_p[np.ix_(rows, np.flatnonzero(labels))] = mass + _log_softmax(z[:, labels] / self.expert_temperature_[g])
+        return log_p
 
     def adapt(self, X: np.ndarray, method: str = DEFAULT_ADAPT) -> LayerwiseHead:
         """A copy adapted, without labels, to ``X`` (N >= 2 clips of one target corpus or
@@ -395,8 +486,9 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         z = self._logits_of(selected)
         if not self.gated:
             return z / self.temperature_
-        g = self._novelty_of(selected)[:, None]
-        return z * ((1 - g) / self.temperature_familiar_ + g / self.temperature_) + g * self.offsets_novel_
+        novelty, nearest = self._novelty_and_nearest(selected)
+        g = novelty[:, None]
+        return (1 - g) * self._familiar_logits(selected, z, nearest) + g * (z / self.temperature_ + self.offsets_novel_)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(N, K) calibrated probabilities, columns in ``classes_`` order."""
@@ -428,6 +520,11 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
                 "gate_means": self.gate_means_, "gate_scales": self.gate_scales_,
                 "gate_threshold": np.float64(self.gate_threshold_), "gate_width": np.float64(self.gate_width_),
                 "temperature_familiar": np.float64(self.temperature_familiar_), "offsets_novel": self.offsets_novel_}),
+            **({} if not self.has_experts else {
+                "expert_corpora": np.asarray(self.expert_corpora_), "expert_coef": self.expert_coef_,
+                "expert_intercept": self.expert_intercept_, "expert_labels": self.expert_labels_,
+                "expert_temperature": self.expert_temperature_, "expert_C": self.expert_C_,
+                "expert_score": self.expert_score_, "expert_used": self.expert_used_}),
         })
         return folder
 
@@ -446,4 +543,11 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
                 head.gate_means_, head.gate_scales_ = z["gate_means"], z["gate_scales"]
                 head.gate_threshold_, head.gate_width_ = float(z["gate_threshold"]), float(z["gate_width"])
                 head.temperature_familiar_, head.offsets_novel_ = float(z["temperature_familiar"]), z["offsets_novel"]
+            head.expert_corpora_ = None
+            if "expert_coef" in z.files:
+                head.experts = True
+                head.expert_corpora_ = [str(n) for n in z["expert_corpora"]]
+                head.expert_coef_, head.expert_intercept_ = z["expert_coef"], z["expert_intercept"]
+                head.expert_labels_, head.expert_temperature_ = z["expert_labels"], z["expert_temperature"]
+                head.expert_C_, head.expert_score_, head.expert_used_ = z["expert_C"], z["expert_score"], z["expert_used"]
         return head
