@@ -21,9 +21,10 @@ each block's ``(n_states, values per state)`` (base: 7 states of 1,024 values). 
    clip like the inner folds' held-out speakers of the training corpora gets the temperature
    fitted on those speakers, a clip unlike every training corpus gets the held-out corpora's
    temperature (and offsets), and a clip in between a mixture (:meth:`LayerwiseHead.novelty`);
-5. with ``experts`` as well, fits one head per training corpus on that corpus alone; a familiar
-   clip's probabilities among its nearest corpus's labels come from that corpus's expert, so
-   that training on more corpora does not cost a heard corpus's new speakers accuracy.
+5. with ``experts`` as well, fits one head per training corpus on that corpus alone, kept where
+   it beats the shared head on that corpus's held-out speakers; a familiar clip's probabilities
+   among its nearest corpus's labels come from that corpus's expert, so that training on more
+   corpora does not cost a heard corpus's new speakers accuracy.
 
 :meth:`LayerwiseHead.adapt` gives a copy adapted without labels to a batch of a new corpus or
 recording set: standardised with the batch's own statistics, or with class biases that make every
@@ -115,8 +116,9 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
     With one corpus a gated head fits the temperature alone (no offsets: no clip is novel).
     ``experts`` (with ``gate``): one head per training corpus of at least ``min_corpus_clips``
     clips, fitted on that corpus alone (the chosen layer set, its own C by a speaker-grouped
-    inner cross-validation within the corpus, its own temperature on those held-out speakers).
-    A clip's familiar probabilities then keep the shared head's mass on the labels of its
+    inner cross-validation within the corpus, its own temperature on those held-out speakers),
+    used (``expert_used_``) only where its held-out speakers' UAR beats the shared head's on the
+    same corpus. A clip's familiar probabilities then keep the shared head's mass on the labels of its
     nearest corpus but split it among them as that corpus's expert does; the gate mixes them
     with the novel calibration as before, so clips of an unheard corpus are unchanged.
     """
