@@ -220,7 +220,7 @@ def _say(metrics: dict[str, Any], page: Path | None) -> None:
     if page is not None:
         print(f"report: {page}")
     novel = metrics.get("details", {}).get("audio_novelty")
-    if novel and novel["share_novel"] > 0.5:
+    if novel and novel["share_novel"] > 0.5:  # most clips
         print(f"audio: {100 * novel['share_novel']:.0f} % of the clips sound unlike the audio model's training corpora "
               f"(mean novelty {novel['mean']:.2f}); its probabilities are calibrated as for a new corpus, and --adapt "
               "may help")
@@ -285,8 +285,10 @@ def run(args: argparse.Namespace) -> int:
     counts = pd.Series(["+".join(u) for u in used]).value_counts().to_dict()
     metrics["details"] = {**details, "modalities_used": counts, "failures": failures}
     if novelty:
+        from avemotion.estimators.layerwise import NOVEL_ABOVE
+
         metrics["details"]["audio_novelty"] = {"n": len(novelty), "mean": float(np.mean(novelty)),
-                                               "share_novel": float(np.mean(np.asarray(novelty) > 0.5))}
+                                               "share_novel": float(np.mean(np.asarray(novelty) > NOVEL_ABOVE))}
     page = None
     if args.report:
         page = write_report(args.report, metrics, y_true=y_kept, proba=p_kept, labels=labels,

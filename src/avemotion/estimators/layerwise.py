@@ -58,11 +58,16 @@ from avemotion.estimators.partial import (
     row_space_basis,
 )
 
-__all__ = ["SELECTIONS", "LayerwiseHead", "corpus_of"]
+__all__ = ["NOVEL_ABOVE", "SELECTIONS", "LayerwiseHead", "corpus_of"]
 
 #: How the inner cross-validation holds clips out: by speaker groups, one training corpus at a
 #: time, or both (each scored apart, the two scores averaged).
 SELECTIONS = ("speakers", "corpora", "mixed")
+
+
+#: A clip whose :meth:`LayerwiseHead.novelty` exceeds this counts as unlike the training corpora
+#: (its probabilities calibrated mostly as for a new corpus).
+NOVEL_ABOVE = 0.5
 
 
 def corpus_of(speakers: np.ndarray) -> np.ndarray:
@@ -79,6 +84,11 @@ def _distances(X: np.ndarray, means: np.ndarray, scales: np.ndarray) -> np.ndarr
     """(N, G) mean squared standardised distance of each row of X (N, D) to each of G groups
     given by their (G, D) means and standard deviations."""
     return np.stack([np.mean(((X - m) / s) ** 2, axis=1) for m, s in zip(means, scales)], axis=1)
+
+
+def _uar(y: np.ndarray, logits: np.ndarray, allowed: np.ndarray) -> float:
+    """UAR of the (N, K) logits' argmax over each row's allowed columns against (N,) column indices y."""
+    return float(balanced_accuracy_score(y, np.where(allowed, logits, -np.inf).argmax(axis=1)))
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
@@ -202,6 +212,16 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             out[C] = model.decision_function(X_test)
         return out
 
+    def _out_of_fold(self, X: np.ndarray, y: np.ndarray, mask: np.ndarray, corpora: np.ndarray,
+                     folds: Sequence[tuple[np.ndarray, np.ndarray]], Cs: Sequence[float] | None = None) -> dict[float, np.ndarray]:
+        """(N, K) held-out logits of every row of X for every C of ``Cs`` (default ``self.Cs``):
+        each fold's test rows from :meth:`_c_path` fitted on its training rows."""
+        out = {C: np.zeros((len(X), len(self.classes_))) for C in (self.Cs if Cs is None else Cs)}
+        for train, test in folds:
+            for C, logits in self._c_path(X[train], y[train], mask[train], corpora[train], X[test], Cs).items():
+                out[C][test] = logits
+        return out
+
     def _held_out_corpora(self, corpora: np.ndarray) -> list[str]:
         """The training corpora that ``selection="corpora"`` holds out in turn: those with at
         least ``min_corpus_clips`` clips, when there are two or more of them (else none)."""
@@ -269,16 +289,11 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         best_logits: list[np.ndarray] | None = None
         for s, layer_set in enumerate(self.layer_sets):
             columns = self._columns(layer_set)
-            logits_by_c = {C: [np.zeros((len(y), len(self.classes_))) for _ in families] for C in self.Cs}
-            for f, (folds, _) in enumerate(families):
-                for train, test in folds:
-                    for C, logits in self._c_path(X[train][:, columns], index[train], mask[train], corpora[train],
-                                                  X[test][:, columns]).items():
-                        logits_by_c[C][f][test] = logits
-            for C, per_family in logits_by_c.items():
+            by_family = [self._out_of_fold(X[:, columns], index, mask, corpora, folds) for folds, _ in families]
+            for C in self.Cs:
+                per_family = [logits[C] for logits in by_family]
                 score = float(np.mean([
-                    np.mean([balanced_accuracy_score(index[r], np.where(allowed, logits, -np.inf).argmax(axis=1)[r])
-                             for r in by_corpus])
+                    np.mean([_uar(index[r], logits[r], allowed[r]) for r in by_corpus])
                     for logits, (_, allowed), by_corpus in zip(per_family, families, scored_by_corpus)]))
                 self.scores_[f"{s}:{C:g}"] = score
                 key = (score, -s, -C)
@@ -318,12 +333,12 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         ``selection="mixed"`` gave them), the novelty threshold from the held-out speakers'
         distances to their training corpora and, with ``experts``, the experts."""
         [(folds, allowed)] = self._inner_folds(index, mask, speakers, corpora, held=[])
-        distances, logits = np.zeros(len(X)), np.zeros((len(X), len(self.classes_)))
+        distances = np.zeros(len(X))
         for train, test in folds:
             distances[test] = _distances(X[test], *self._corpus_moments(X[train], corpora[train])).min(axis=1)
-            if speakers_held_out is None:
-                logits[test] = self._c_path(X[train], index[train], mask[train], corpora[train], X[test], [self.C_])[self.C_]
-        if speakers_held_out is not None:
+        if speakers_held_out is None:
+            logits = self._out_of_fold(X, index, mask, corpora, folds, [self.C_])[self.C_]
+        else:
             logits, allowed = speakers_held_out
         kept = allowed[np.arange(len(X)), index]
         self.temperature_familiar_ = fit_temperature(logits[kept], index[kept], allowed[kept])
@@ -337,10 +352,9 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         self.gate_means_, self.gate_scales_ = self._corpus_moments(X, corpora)
         self.expert_corpora_: list[str] | None = None
         if self.experts:
-            shared = np.where(allowed, logits, -np.inf).argmax(axis=1)
-            self._fit_experts(X, index, mask, speakers, corpora, {
-                c: float(balanced_accuracy_score(index[kept & (corpora == c)], shared[kept & (corpora == c)]))
-                for c in np.unique(corpora[kept])})
+            scored = {c: kept & (corpora == c) for c in np.unique(corpora[kept])}
+            self._fit_experts(X, index, mask, speakers, corpora,
+                              {c: _uar(index[r], logits[r], allowed[r]) for c, r in scored.items()})
 
     def _fit_experts(self, X: np.ndarray, index: np.ndarray, mask: np.ndarray, speakers: np.ndarray,
                      corpora: np.ndarray, shared_scores: dict[str, float]) -> None:
@@ -349,7 +363,8 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         chosen among ``Cs`` and its temperature fitted by a speaker-grouped inner cross-validation
         within the corpus. An expert is used (``expert_used_``) only where its held-out speakers'
         UAR beats the shared head's on the same corpus (``shared_scores``, from the shared head's
-        speaker-grouped inner folds); a one-speaker corpus gets none."""
+        speaker-grouped inner folds); an expert not used is not fitted (zero coefficients), and a
+        one-speaker corpus gets none."""
         found, counts = np.unique(corpora, return_counts=True)
         names = [str(n) for n, c in zip(found, counts) if c >= self.min_corpus_clips]
         n_classes = len(self.classes_)
@@ -365,20 +380,19 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             if len(np.unique(speakers[rows])) < 2:
                 continue
             [(folds, allowed)] = self._inner_folds(yc, mc, speakers[rows], own, held=[])
-            logits = {C: np.zeros((len(rows), n_classes)) for C in self.Cs}
-            for train, test in folds:
-                for c, z in self._c_path(Xc[train], yc[train], mc[train], own[train], Xc[test]).items():
-                    logits[c][test] = z
+            logits = self._out_of_fold(Xc, yc, mc, own, folds)
             kept = allowed[np.arange(len(rows)), yc]
-            scores = {c: float(balanced_accuracy_score(yc[kept], np.where(allowed, z, -np.inf)[kept].argmax(axis=1)))
-                      for c, z in logits.items()}
+            scores = {c: _uar(yc[kept], z[kept], allowed[kept]) for c, z in logits.items()}
             C = max(sorted(self.Cs), key=scores.__getitem__)
+            self.expert_score_[g], self.expert_C_[g] = scores[C], C
+            self.expert_used_[g] = scores[C] > shared_scores.get(name, 1.0)
+            if not self.expert_used_[g]:
+                continue
             temperature = fit_temperature(logits[C][kept], yc[kept], allowed[kept])
-            self.expert_score_[g], self.expert_used_[g] = scores[C], scores[C] > shared_scores.get(name, 1.0)
             model = PartialLabelLogistic(C=C, max_iter=self.max_iter, absent_weight=self.absent_weight).fit(
                 (Xc - self.gate_means_[g]) / self.gate_scales_[g], yc, mc, balanced_weights(yc, own, self.corpus_balance))
             self.expert_coef_[g], self.expert_intercept_[g] = model.coef_, model.intercept_
-            self.expert_temperature_[g], self.expert_C_[g] = temperature, C
+            self.expert_temperature_[g] = temperature
         self.expert_corpora_ = names
 
     def _corpus_moments(self, X: np.ndarray, corpora: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
