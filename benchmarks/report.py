@@ -198,6 +198,7 @@ VARIANT_NAMES = {
     "no_experts": "no experts: familiar clips read by the shared head alone (the recipe before the experts: `experts: false`)",
     "ungated": "one temperature for every clip, fitted on the held-out corpora, no offsets (the recipe before the gate: `gate: false`)",
     "gate_q75": "the gate's threshold at the 75th percentile of held-out speakers' distances, not the 95th (`gate_quantile: 0.75`)",
+    "gate_per_corpus": "the gate's threshold per training corpus, from that corpus's own held-out speakers (`gate_per_corpus: true`)",
     "pure_partial": "pure partial-label loss (absent_weight 0: a clip says nothing of the labels its corpus lacks)",
     "last_layer": "last layers only (as `audio_whisper`)",
     "corpus_equal": "corpora weighted equally",

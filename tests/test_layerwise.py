@@ -309,6 +309,48 @@ def test_gate_calibrates_familiar_and_novel_clips_apart(tmp_path: Path) -> None:
         plain.novelty(X)
 
 
+def _tight_and_loose_corpora(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """_three_corpora's clips with corpora b and c moved farther from a, and every speaker of b
+    and c moved by its own offset (speakers spread far apart) while a's speakers stay together."""
+    X, y, groups = _three_corpora(seed)
+    loose = ~np.char.startswith(groups, "a:")
+    X[:, 24:30] += np.where(np.char.startswith(groups, "b:"), 4.0, np.where(loose, -4.0, 0.0))[:, None]
+    rng = np.random.default_rng(100 + seed)
+    for speaker in np.unique(groups[loose]):
+        X[groups == speaker, :30] += 1.5 * rng.standard_normal(30)
+    return X, y, groups
+
+
+def test_gate_per_corpus_reads_novelty_against_the_nearest_corpus_spread(tmp_path: Path) -> None:
+    """gate_per_corpus: each training corpus gets its own threshold from its own held-out
+    speakers, so a clip a little outside the tight corpus a reads as novel although the loose
+    corpora's speakers lie that far apart; new speakers of every corpus stay familiar. Without
+    it every corpus shares one threshold (a head saved with a single value loads the same)."""
+    X, y, groups = _tight_and_loose_corpora(seed=0)
+    kwargs = dict(blocks=[(3, 8), (3, 6)], layer_sets=[[[1], [0]]], Cs=(0.1,), absent_weight=0.1,
+                  selection="corpora", min_corpus_clips=50, offset_l2=1e-3, gate=True)
+    pooled = LayerwiseHead(**kwargs).fit(X, y, groups=groups)
+    own = LayerwiseHead(**kwargs, gate_per_corpus=True).fit(X, y, groups=groups)
+    assert pooled.gate_threshold_ is not None and own.gate_threshold_ is not None
+    assert np.ptp(pooled.gate_threshold_) == 0 and own.gate_threshold_[0] < own.gate_threshold_[1:].min() - 0.3
+    new, _, new_groups = _tight_and_loose_corpora(seed=1)
+    for corpus in "abc":  # new speakers: no more novel than with one threshold (a: near 0)
+        rows = np.char.startswith(new_groups, corpus + ":")
+        assert np.median(own.novelty(new[rows])) <= max(np.median(pooled.novelty(new[rows])), 0.05)
+    outside_a = new[np.char.startswith(new_groups, "a:")].copy()
+    outside_a[:, 24:30] += 1.7 * np.array([1, -1, 1, -1, 1, -1])  # away from a, no nearer to b or c
+    assert np.median(pooled.novelty(outside_a)) < 0.5 < np.median(own.novelty(outside_a))
+
+    folder = own.save(tmp_path / "own")
+    np.testing.assert_array_equal(LayerwiseHead.load(folder).novelty(outside_a), own.novelty(outside_a))
+    folder = pooled.save(tmp_path / "pooled")
+    with np.load(folder / "head.npz") as z:
+        arrays = dict(z)
+    arrays["gate_threshold"], arrays["gate_width"] = arrays["gate_threshold"][0], arrays["gate_width"][0]
+    np.savez(folder / "head.npz", **arrays)
+    np.testing.assert_array_equal(LayerwiseHead.load(folder).predict_proba(outside_a), pooled.predict_proba(outside_a))
+
+
 def _corpus_b_speaks_its_own_code(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """_three_corpora, but corpus b shows class k where a and c show class k + 1 (so the shared
     head, trained mostly on a and c, misreads b), and corpus c has no clip of the last label."""

@@ -118,7 +118,9 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
     ``gate`` (with several training corpora held out in turn): calibrate per clip by its
     :meth:`novelty` g = logistic((log d - q) / w), d the clip's distance to the nearest training
     corpus, q the ``gate_quantile`` quantile of the log distances of the inner folds' held-out
-    speakers to theirs and w half their standard deviation; the calibrated logits are
+    speakers to theirs and w half their standard deviation (with ``gate_per_corpus``: of the
+    held-out speakers of the clip's nearest training corpus only, so that a corpus whose own
+    speakers lie close together does not lend its new-corpus clips the wider spread of another's); the calibrated logits are
     ``z * ((1 - g) / T_speakers + g / T_corpora) + g * b``, T_speakers fitted on held-out
     speakers, T_corpora and the ``offset_l2`` offsets b on held-out corpora, so that the
     offsets for an unheard corpus do not hurt new speakers of a heard one. ``predict`` uses the
@@ -149,6 +151,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         offset_l2: float | None = None,
         gate: bool = False,
         gate_quantile: float = 0.95,
+        gate_per_corpus: bool = False,
         experts: bool = False,
     ) -> None:
         self.blocks = blocks
@@ -165,6 +168,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         self.offset_l2 = offset_l2
         self.gate = gate
         self.gate_quantile = gate_quantile
+        self.gate_per_corpus = gate_per_corpus
         self.experts = experts
 
     # -- features -------------------------------------------------------------------------
@@ -302,7 +306,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         assert best is not None and best_logits is not None
         self.inner_score_, self.layer_set_, self.C_ = best[0], [list(b) for b in self.layer_sets[best[1]]], best[2]
         self.temperature_, self.offsets_ = 1.0, np.zeros(len(self.classes_))
-        self.gate_threshold_: float | None = None
+        self.gate_threshold_: np.ndarray | None = None
         if self.calibrate:
             held_out = [(logits[kept], index[kept], allowed[kept])
                         for logits, (_, allowed), kept in zip(best_logits, families, scored)]
@@ -346,10 +350,8 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             self.temperature_, self.offsets_novel_ = fit_temperature(*corpora_held_out), np.zeros(len(self.classes_))
         else:
             self.temperature_, self.offsets_novel_ = fit_temperature_offsets(*corpora_held_out, l2=self.offset_l2)
-        log_distance = np.log(distances)
-        self.gate_threshold_ = float(np.quantile(log_distance, self.gate_quantile))
-        self.gate_width_ = max(float(log_distance.std()) / 2, 1e-3)
         self.gate_means_, self.gate_scales_ = self._corpus_moments(X, corpora)
+        self.gate_threshold_, self.gate_width_ = self._gate_thresholds(np.log(distances), corpora)
         self.expert_corpora_: list[str] | None = None
         if self.experts:
             scored = {c: kept & (corpora == c) for c in np.unique(corpora[kept])}
@@ -395,13 +397,28 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             self.expert_temperature_[g] = temperature
         self.expert_corpora_ = names
 
-    def _corpus_moments(self, X: np.ndarray, corpora: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(G, D) mean and standard deviation of each corpus of at least ``min_corpus_clips`` rows
-        of X (of all rows as one group when none has that many)."""
+    def _corpus_groups(self, corpora: np.ndarray) -> list[np.ndarray]:
+        """(N,) row masks of the gate's groups: each corpus of at least ``min_corpus_clips`` rows
+        (all rows as one group when none has that many)."""
         names, counts = np.unique(corpora, return_counts=True)
-        groups = [corpora == n for n, c in zip(names, counts) if c >= self.min_corpus_clips] or [np.ones(len(X), bool)]
-        moments = [_moments(X[g]) for g in groups]
+        return [corpora == n for n, c in zip(names, counts) if c >= self.min_corpus_clips] or [np.ones(len(corpora), bool)]
+
+    def _corpus_moments(self, X: np.ndarray, corpora: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(G, D) mean and standard deviation of X's rows in each group of :meth:`_corpus_groups`."""
+        moments = [_moments(X[g]) for g in self._corpus_groups(corpora)]
         return np.stack([m for m, _ in moments]), np.stack([s for _, s in moments])
+
+    def _gate_thresholds(self, log_distance: np.ndarray, corpora: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(G,) novelty thresholds and (G,) widths, one per group of :meth:`_corpus_groups`, from
+        the (N,) log distances of the held-out speakers' clips to their nearest training corpus:
+        the ``gate_quantile`` quantile and half the standard deviation of the clips of that group
+        with ``gate_per_corpus``, of all clips (the same for every group) without."""
+        groups = self._corpus_groups(corpora)
+        if not self.gate_per_corpus:
+            groups = [np.ones(len(corpora), bool)] * len(groups)
+        threshold = np.array([np.quantile(log_distance[g], self.gate_quantile) for g in groups])
+        width = np.array([max(float(log_distance[g].std()) / 2, 1e-3) for g in groups])
+        return threshold, width
 
     def novelty(self, X: np.ndarray) -> np.ndarray:
         """(N,) how unlike the training corpora each clip is, from 0 (as near to one of them as
@@ -430,9 +447,11 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
     def _novelty_and_nearest(self, selected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N,) novelty and (N,) index of the nearest training corpus of the chosen features."""
         distances = _distances(selected, self.gate_means_, self.gate_scales_)
-        distance = distances.min(axis=1)
-        novelty = 1.0 / (1.0 + np.exp(-(np.log(distance) - self.gate_threshold_) / self.gate_width_))
-        return novelty, distances.argmin(axis=1)
+        nearest = distances.argmin(axis=1)
+        distance = distances[np.arange(len(distances)), nearest]
+        assert self.gate_threshold_ is not None
+        novelty = 1.0 / (1.0 + np.exp(-(np.log(distance) - self.gate_threshold_[nearest]) / self.gate_width_[nearest]))
+        return novelty, nearest
 
     def _familiar_logits(self, selected: np.ndarray, logits: np.ndarray, nearest: np.ndarray) -> np.ndarray:
         """(N, K) calibrated logits of clips read as familiar: the shared head's at the familiar
@@ -534,7 +553,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             "C": np.float64(self.C_), "inner_score": np.float64(self.inner_score_),
             **({} if not self.gated else {
                 "gate_means": self.gate_means_, "gate_scales": self.gate_scales_,
-                "gate_threshold": np.float64(self.gate_threshold_), "gate_width": np.float64(self.gate_width_),
+                "gate_threshold": self.gate_threshold_, "gate_width": self.gate_width_,
                 "temperature_familiar": np.float64(self.temperature_familiar_), "offsets_novel": self.offsets_novel_}),
             **({} if not self.has_experts else {
                 "expert_corpora": np.asarray(self.expert_corpora_), "expert_coef": self.expert_coef_,
@@ -557,7 +576,9 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             if "gate_threshold" in z.files:
                 head.gate = True
                 head.gate_means_, head.gate_scales_ = z["gate_means"], z["gate_scales"]
-                head.gate_threshold_, head.gate_width_ = float(z["gate_threshold"]), float(z["gate_width"])
+                groups = len(head.gate_means_)  # a head saved before per-group thresholds holds one of each
+                head.gate_threshold_ = np.broadcast_to(z["gate_threshold"], (groups,)).astype(np.float64)
+                head.gate_width_ = np.broadcast_to(z["gate_width"], (groups,)).astype(np.float64)
                 head.temperature_familiar_, head.offsets_novel_ = float(z["temperature_familiar"]), z["offsets_novel"]
             head.expert_corpora_ = None
             if "expert_coef" in z.files:
