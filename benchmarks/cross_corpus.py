@@ -81,7 +81,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ungated": {"gate": False, "offset_l2": None},
     "gate_q75": {"gate_quantile": 0.75},
     "no_experts": {"experts": False},
-    "gate_per_corpus": {"gate_per_corpus": True},
+    "pooled_gate": {"gate_per_corpus": False},
     "channel_aug": {},
 }
 #: Variants that change the features' parameters (per extractor), besides the model's.

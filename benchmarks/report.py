@@ -194,11 +194,12 @@ def batch() -> str:
 CORPUS_NAMES = {"tess": "TESS", "turev": "TurEV-DB", "ravdess": "RAVDESS 1-20", "crema_d": "CREMA-D samples"}
 VARIANT_NAMES = {
     "recipe": "the recipe (layers chosen by inner CV, corpora weighted by sqrt of size, absent labels discouraged with weight 0.1, "
-              "calibration gated by novelty, experts per corpus for familiar clips)",
+              "calibration gated by novelty against the nearest corpus, experts per corpus for familiar clips)",
     "no_experts": "no experts: familiar clips read by the shared head alone (the recipe before the experts: `experts: false`)",
     "ungated": "one temperature for every clip, fitted on the held-out corpora, no offsets (the recipe before the gate: `gate: false`)",
     "gate_q75": "the gate's threshold at the 75th percentile of held-out speakers' distances, not the 95th (`gate_quantile: 0.75`)",
-    "gate_per_corpus": "the gate's threshold per training corpus, from that corpus's own held-out speakers (`gate_per_corpus: true`)",
+    "pooled_gate": "one novelty threshold for every training corpus, from all their held-out speakers together (the recipe before "
+                   "per-corpus thresholds: `gate_per_corpus: false`)",
     "pure_partial": "pure partial-label loss (absent_weight 0: a clip says nothing of the labels its corpus lacks)",
     "last_layer": "last layers only (as `audio_whisper`)",
     "corpus_equal": "corpora weighted equally",
