@@ -119,12 +119,12 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
     :meth:`novelty` g = logistic((log d - q) / w), d the clip's distance to the nearest training
     corpus, q the ``gate_quantile`` quantile of the log distances of the inner folds' held-out
     speakers to theirs and w half their standard deviation (with ``gate_per_corpus``: of the
-    held-out speakers of the clip's nearest training corpus only, so that a corpus whose own
-    speakers lie close together does not lend its new-corpus clips the wider spread of another's); the calibrated logits are
-    ``z * ((1 - g) / T_speakers + g / T_corpora) + g * b``, T_speakers fitted on held-out
-    speakers, T_corpora and the ``offset_l2`` offsets b on held-out corpora, so that the
-    offsets for an unheard corpus do not hurt new speakers of a heard one. ``predict`` uses the
-    gated logits.
+    held-out speakers of the clip's nearest training corpus only, so that clips near a corpus
+    whose speakers lie close together are not judged by the wider spread of another's); the
+    calibrated logits are ``z * ((1 - g) / T_speakers + g / T_corpora) + g * b``, T_speakers
+    fitted on held-out speakers, T_corpora and the ``offset_l2`` offsets b on held-out corpora,
+    so that the offsets for an unheard corpus do not hurt new speakers of a heard one.
+    ``predict`` uses the gated logits.
     With one corpus a gated head fits the temperature alone (no offsets: no clip is novel).
     ``experts`` (with ``gate``): one head per training corpus of at least ``min_corpus_clips``
     clips, fitted on that corpus alone (the chosen layer set, its own C by a speaker-grouped
