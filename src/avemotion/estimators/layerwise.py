@@ -226,15 +226,20 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
                 out[C][test] = logits
         return out
 
+    def _large_corpora(self, corpora: np.ndarray) -> list[str]:
+        """The names, sorted, of the corpora with at least ``min_corpus_clips`` of the (N,) rows:
+        those held out in turn, given a gate group and an expert."""
+        names, counts = np.unique(corpora, return_counts=True)
+        return [str(n) for n, c in zip(names, counts) if c >= self.min_corpus_clips]
+
     def _held_out_corpora(self, corpora: np.ndarray) -> list[str]:
-        """The training corpora that ``selection="corpora"`` holds out in turn: those with at
-        least ``min_corpus_clips`` clips, when there are two or more of them (else none)."""
+        """The training corpora that ``selection="corpora"`` holds out in turn: those of
+        :meth:`_large_corpora`, when there are two or more of them (else none)."""
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
         if self.selection == "speakers":
             return []
-        names, counts = np.unique(corpora, return_counts=True)
-        held = [str(n) for n, c in zip(names, counts) if c >= self.min_corpus_clips]
+        held = self._large_corpora(corpora)
         return held if len(held) >= 2 else []
 
     def _inner_folds(self, index: np.ndarray, mask: np.ndarray, speakers: np.ndarray, corpora: np.ndarray,
@@ -360,15 +365,14 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
 
     def _fit_experts(self, X: np.ndarray, index: np.ndarray, mask: np.ndarray, speakers: np.ndarray,
                      corpora: np.ndarray, shared_scores: dict[str, float]) -> None:
-        """One head per corpus of :meth:`_corpus_moments` (same order), on the chosen columns X
-        (N, D') of that corpus's clips alone, standardised with the corpus's moments; its C
-        chosen among ``Cs`` and its temperature fitted by a speaker-grouped inner cross-validation
-        within the corpus. An expert is used (``expert_used_``) only where its held-out speakers'
+        """One head per corpus of :meth:`_large_corpora` (the gate's groups, same order), on the
+        chosen columns X (N, D') of that corpus's clips alone, standardised with the corpus's
+        moments; its C chosen among ``Cs`` and its temperature fitted by a speaker-grouped inner
+        cross-validation within the corpus. An expert is used (``expert_used_``) only where its held-out speakers'
         UAR beats the shared head's on the same corpus (``shared_scores``, from the shared head's
         speaker-grouped inner folds); an expert not used is not fitted (zero coefficients), and a
         one-speaker corpus gets none."""
-        found, counts = np.unique(corpora, return_counts=True)
-        names = [str(n) for n, c in zip(found, counts) if c >= self.min_corpus_clips]
+        names = self._large_corpora(corpora)
         n_classes = len(self.classes_)
         self.expert_coef_ = np.zeros((len(names), X.shape[1], n_classes))
         self.expert_intercept_ = np.zeros((len(names), n_classes))
@@ -398,10 +402,9 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         self.expert_corpora_ = names
 
     def _corpus_groups(self, corpora: np.ndarray) -> list[np.ndarray]:
-        """(N,) row masks of the gate's groups: each corpus of at least ``min_corpus_clips`` rows
-        (all rows as one group when none has that many)."""
-        names, counts = np.unique(corpora, return_counts=True)
-        return [corpora == n for n, c in zip(names, counts) if c >= self.min_corpus_clips] or [np.ones(len(corpora), bool)]
+        """(N,) row masks of the gate's groups: each corpus of :meth:`_large_corpora` (all rows
+        as one group when there is none)."""
+        return [corpora == n for n in self._large_corpora(corpora)] or [np.ones(len(corpora), bool)]
 
     def _corpus_moments(self, X: np.ndarray, corpora: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(G, D) mean and standard deviation of X's rows in each group of :meth:`_corpus_groups`."""
