@@ -82,6 +82,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "gate_q75": {"gate_quantile": 0.75},
     "no_experts": {"experts": False},
     "pooled_gate": {"gate_per_corpus": False},
+    "mean_only": {"statistics": "mean"},
     "channel_aug": {},
 }
 #: Variants that change the features' parameters (per extractor), besides the model's.

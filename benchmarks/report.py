@@ -210,6 +210,7 @@ VARIANT_NAMES = {
     "channel_aug": "+ channel augmentation (a copy of each training clip: gain, noise, speed, reverberation, telephone band, mu-law)",
     "level_norm": "every clip's active speech level brought to -20 dBFS before the encoders",
     "speech_pool": "statistics over the speech frames only",
+    "mean_only": "each layer's mean over the clip alone, without its standard deviation (`statistics: mean`)",
 }
 
 

@@ -432,6 +432,27 @@ def test_head_saves_and_loads_without_pickle(tmp_path: Path) -> None:
     assert loaded.layer_set_ == [[1, 2], [0]] and loaded.temperature_ == head.temperature_
 
 
+def test_mean_statistics_read_only_the_first_half_of_each_state(tmp_path: Path) -> None:
+    """Each state's 8 values are 4 means then 4 standard deviations: a head told to read the means
+    alone must not see a class carried by a standard deviation."""
+    X, y, groups = _layered_data()
+    Xt, yt, _ = _layered_data(seed=1)
+    for data in (X, Xt):  # the class moves from the state's means (values 0-3) to its deviations (4-7)
+        data[:, 12:16] = data[:, 8:12]
+        data[:, 8:12] = np.random.default_rng(2).standard_normal((len(data), 4))
+    kwargs = {"blocks": [(3, 8), (3, 6)], "layer_sets": [[[1], [0]]], "Cs": (0.1,)}
+    both = LayerwiseHead(**kwargs).fit(X, y, groups=groups)
+    means = LayerwiseHead(statistics="mean", **kwargs).fit(X, y, groups=groups)
+    assert np.mean(both.predict(Xt) == yt) > 0.85
+    assert np.mean(means.predict(Xt) == yt) < 0.4
+    assert means.coef_.shape[0] == 4 + 3
+    loaded = LayerwiseHead.load(means.save(tmp_path / "head"))
+    assert loaded.statistics == "mean"
+    np.testing.assert_array_equal(loaded.predict_proba(Xt), means.predict_proba(Xt))
+    with pytest.raises(ValueError, match="statistics"):
+        LayerwiseHead(statistics="median", **kwargs).fit(X, y, groups=groups)
+
+
 def test_head_refuses_features_of_another_shape() -> None:
     X, y, groups = _layered_data()
     with pytest.raises(ValueError, match="blocks"):

@@ -58,12 +58,16 @@ from avemotion.estimators.partial import (
     row_space_basis,
 )
 
-__all__ = ["NOVEL_ABOVE", "SELECTIONS", "LayerwiseHead", "corpus_of"]
+__all__ = ["NOVEL_ABOVE", "SELECTIONS", "STATISTICS", "LayerwiseHead", "corpus_of"]
 
 #: How the inner cross-validation holds clips out: by speaker groups, one training corpus at a
 #: time, or both (each scored apart, the two scores averaged).
 SELECTIONS = ("speakers", "corpora", "mixed")
 
+
+#: Which of each hidden state's statistics the head reads: its mean and standard deviation over
+#: the clip's frames, or its mean alone.
+STATISTICS = ("mean_std", "mean")
 
 #: A clip whose :meth:`LayerwiseHead.novelty` exceeds this counts as unlike the training corpora
 #: (its probabilities calibrated mostly as for a new corpus).
@@ -101,6 +105,8 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
 
     ``normalise``: ``"none"`` or ``"utterance"`` (each hidden state's mean and std vectors of a
     clip scaled to unit RMS before standardisation, which removes the clip's overall level).
+    ``statistics``: ``"mean_std"`` (each chosen hidden state's mean and standard deviation over
+    the clip) or ``"mean"`` (its mean alone; see :data:`STATISTICS`).
     ``absent_weight``: how much a clip discourages the labels its corpus lacks (0: not at all,
     the pure partial-label loss; 1: ordinary cross-entropy; see :class:`PartialLabelLogistic`).
     ``selection``: ``"speakers"`` (speaker-grouped ``inner_folds``-fold CV) or ``"corpora"``:
@@ -153,6 +159,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         gate_quantile: float = 0.95,
         gate_per_corpus: bool = False,
         experts: bool = False,
+        statistics: str = "mean_std",
     ) -> None:
         self.blocks = blocks
         self.layer_sets = layer_sets
@@ -170,16 +177,20 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         self.gate_quantile = gate_quantile
         self.gate_per_corpus = gate_per_corpus
         self.experts = experts
+        self.statistics = statistics
 
     # -- features -------------------------------------------------------------------------
     def _columns(self, layer_set: Sequence[Sequence[int]]) -> np.ndarray:
         columns, offset = [], 0
         if len(layer_set) != len(self.blocks):
             raise ValueError(f"a layer set needs one list per block ({len(self.blocks)}), got {layer_set!r}")
+        if self.statistics not in STATISTICS:
+            raise ValueError(f"statistics must be one of {STATISTICS}, got {self.statistics!r}")
         for (n_states, width), layers in zip(self.blocks, layer_set):
+            used = width if self.statistics == "mean_std" else width // 2
             for layer in layers:
                 index = layer % n_states
-                columns.append(np.arange(offset + index * width, offset + (index + 1) * width))
+                columns.append(np.arange(offset + index * width, offset + index * width + used))
             offset += n_states * width
         return np.concatenate(columns)
 
@@ -550,7 +561,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         atomic_write_npz(folder / "head.npz", {
             "blocks": np.asarray(self.blocks, dtype=np.int64),
             "layer_set": np.asarray([",".join(str(i) for i in b) for b in self.layer_set_]),
-            "normalise": np.asarray(self.normalise),
+            "normalise": np.asarray(self.normalise), "statistics": np.asarray(self.statistics),
             "mean": self.mean_, "scale": self.scale_, "coef": self.coef_, "intercept": self.intercept_,
             "classes": np.asarray(self.classes_).astype(str), "temperature": np.float64(self.temperature_),
             "C": np.float64(self.C_), "inner_score": np.float64(self.inner_score_),
@@ -570,7 +581,8 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
     def load(cls, path: str | os.PathLike[str]) -> LayerwiseHead:
         """A fitted head from a folder written by :meth:`save`."""
         with np.load(Path(path) / "head.npz", allow_pickle=False) as z:
-            head = cls(blocks=[tuple(int(v) for v in b) for b in z["blocks"]], normalise=str(z["normalise"]))
+            head = cls(blocks=[tuple(int(v) for v in b) for b in z["blocks"]], normalise=str(z["normalise"]),
+                       statistics=str(z["statistics"]) if "statistics" in z.files else "mean_std")
             head.layer_set_ = [[int(i) for i in s.split(",")] for s in z["layer_set"]]
             head.mean_, head.scale_, head.coef_, head.intercept_ = z["mean"], z["scale"], z["coef"], z["intercept"]
             head.classes_ = z["classes"]
