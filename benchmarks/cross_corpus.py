@@ -56,7 +56,7 @@ from avemotion.cache import FeatureCache
 from avemotion.core.adaptation import ADAPT_METHODS
 from avemotion.core.atomic import atomic_write_bytes
 from avemotion.core.labels import label_set, shared_labels
-from avemotion.core.metrics import expected_calibration_error, summarize_metrics
+from avemotion.core.metrics import expected_calibration_error, summarize_metrics, uar
 from avemotion.corpora import read_corpora
 from avemotion.corpora.splits import get_split
 from avemotion.features import stack
@@ -121,10 +121,10 @@ def _logits(head: Any, X: np.ndarray, adapt: str | None = None,
 
 
 def _scores(head: Any, X: np.ndarray, y: np.ndarray, adapt: str | None = None,
-            groups: np.ndarray | None = None) -> dict[str, Any]:
+            groups: np.ndarray | None = None, speakers: np.ndarray | None = None) -> dict[str, Any]:
     """Metrics of ``head`` on (X, y), argmax restricted to the labels y and the head share;
     ``adapt``: a test-time adaptation method the head first applies over X, or over each group
-    of ``groups`` (no labels)."""
+    of ``groups`` (no labels); with ``speakers`` (N,), also each speaker's UAR."""
     labels = shared_labels(list(head.classes_), set(y))
     columns = [list(head.classes_).index(label) for label in labels]
     raw, calibrated = (z[:, columns] for z in _logits(head, X, adapt, groups))
@@ -139,6 +139,9 @@ def _scores(head: Any, X: np.ndarray, y: np.ndarray, adapt: str | None = None,
     out = summarize_metrics(index, proba, labels)
     out["ece_uncalibrated"] = expected_calibration_error(index, softmax(raw[keep]))
     out["left_out"] = int((~keep).sum())
+    if speakers is not None:
+        who = speakers[keep]
+        out["per_speaker_uar"] = {str(s): uar(index[who == s], proba[who == s].argmax(axis=1)) for s in np.unique(who)}
     confidence, correct = proba.max(axis=1), proba.argmax(axis=1) == index
     band = (confidence >= 0.7) & (confidence < 0.9)
     out["confidence_0.7_0.9"] = {"n": int(band.sum()), "accuracy": float(correct[band].mean()) if band.any() else None,
@@ -199,7 +202,8 @@ def augmented_features(recipe: dict[str, Any], name: str, table: Any, progress: 
 
 def _summary(record: dict[str, Any]) -> dict[str, Any]:
     keys = ("n", "uar", "war", "macro_f1", "ece", "ece_uncalibrated", "labels", "confusion", "layer_set", "C",
-            "temperature", "temperature_familiar", "novelty_mean", "experts", "left_out", "confidence_0.7_0.9")
+            "temperature", "temperature_familiar", "novelty_mean", "experts", "left_out", "confidence_0.7_0.9",
+            "per_speaker_uar")
     return {k: record[k] for k in keys if k in record}
 
 
@@ -217,7 +221,7 @@ def run_variant(recipe: dict[str, Any], name: str, X: np.ndarray, table: Any, pa
         for training, rows in trainings.items():
             tic = time.perf_counter()
             head = _fit(recipe, params, X[rows], y[rows], speakers[rows], None if X_aug is None else X_aug[rows])
-            record = _summary(_scores(head, X[test], y[test]))
+            record = _summary(_scores(head, X[test], y[test], speakers=speakers[test]))
             record["adapted_by"] = {m: _summary(_scores(head, X[test], y[test], m)) for m in ADAPT_METHODS}
             record["adapted"] = record["adapted_by"]["standardise"]
             record["adapted_per_speaker"] = {m: _summary(_scores(head, X[test], y[test], m, speakers[test]))

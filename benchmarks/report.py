@@ -300,6 +300,14 @@ def cross_corpus() -> str:
         if r:
             lines.append(f"- {CORPUS_NAMES[target]} <- others: `" + "` / `".join(
                 f"{t}: " + " ".join(str(v) for v in row) for t, row in zip(r["labels"], r["confusion"])) + "`")
+    speakers = [(target, training, r["per_speaker_uar"]) for target, rows in recipe.get("loco", {}).items()
+                for training, r in rows.items() if r.get("per_speaker_uar")]
+    if speakers:
+        lines += ["", "UAR of each target speaker, the recipe without adaptation (lowest first):", ""]
+        for target, training, per in speakers:
+            ranked = sorted(per.items(), key=lambda kv: (kv[1], kv[0]))
+            lines.append(f"- {CORPUS_NAMES[target]} <- {'others' if training == 'others' else CORPUS_NAMES[training]}: "
+                         + ", ".join(f"{name.split(':', 1)[-1]} {pct(v)}" for name, v in ranked))
     return "\n".join(lines)
 
 

@@ -167,8 +167,9 @@ def test_evaluate_adapts_to_each_speaker_apart() -> None:
     for per, expected in (("set", [("a.wav", "b.wav", "c.wav", "d.wav", "e.wav")] * 5),
                           ("speaker", [("a.wav", "c.wav")] * 2 + [("b.wav", "d.wav")] * 2
                            + [("a.wav", "b.wav", "c.wav", "d.wav", "e.wav")])):  # s3's one clip: the set's
-        y, proba, used = _predict_adapted(Model(), table, "both", per, [])
+        y, proba, used, speakers = _predict_adapted(Model(), table, "both", per, [])
         assert [tuple(u[1:]) for u in used] == expected and y == ["angry"] * 5 and proba.shape == (5, 2)
+        assert sorted(speakers) == ["s1", "s1", "s2", "s2", "s3"]
 
 
 def test_balancing_offsets() -> None:

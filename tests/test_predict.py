@@ -145,6 +145,11 @@ def test_cli_evaluate_on_crema_d_samples(shared_data: Path, tmp_path: Path, caps
     assert "data:image/png;base64," in (tmp_path / "report" / "report.html").read_text()
     out = capsys.readouterr().out
     assert "UAR" in out
+    per_speaker = metrics["per_speaker"]  # the 12 samples come from several CREMA-D actors
+    assert len(per_speaker) > 1 and sum(s["n"] for s in per_speaker) == 12
+    assert [s["uar"] for s in per_speaker] == sorted(s["uar"] for s in per_speaker)
+    assert f"over {len(per_speaker)} speakers, lowest" in out
+    assert "<h2>Per speaker</h2>" in (tmp_path / "report" / "report.html").read_text()
     novelty = metrics["details"]["audio_novelty"]
     assert novelty["n"] == 12 and 0.0 <= novelty["mean"] <= 1.0
     assert ("sound unlike the audio model's training corpora" in out) == (novelty["share_novel"] > 0.5)

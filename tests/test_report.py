@@ -60,6 +60,23 @@ def test_evaluate_predictions_by_hand() -> None:
     json.dumps(m, allow_nan=False)
 
 
+def test_evaluate_predictions_per_speaker_lowest_first(tmp_path: Path) -> None:
+    # speaker s1: truth a a b, pred a b b -> UAR (1/2 + 1) / 2 = 3/4; s2: truth a c c, pred a c c -> 1
+    speakers = ["s2", "s1", "s1", "s1", "s2", "s2"]
+    y = ["a", "a", "a", "b", "c", "c"]
+    proba = np.eye(3)[[0, 0, 1, 1, 2, 2]]
+    m = evaluate_predictions(y, proba, LABELS, speakers=speakers)
+    low, high = m["per_speaker"]
+    assert low == pytest.approx({"name": "s1", "n": 3, "uar": 0.75, "war": 2 / 3, "macro_f1": (2 / 3 + 2 / 3) / 2})
+    assert high["name"] == "s2" and high["uar"] == 1.0 and high["n"] == 3
+    assert m["speaker_mean"]["uar"] == pytest.approx(0.875) and m["speaker_std"]["uar"] == pytest.approx(0.125)
+    assert "folds" not in m
+    page = write_report(tmp_path, m, y_true=y, proba=proba, labels=LABELS, title="t").read_text()
+    assert "<h2>Per speaker</h2>" in page and page.index(">s1<") < page.index(">s2<")
+    with pytest.raises(ValueError, match="speakers has 2 entries"):
+        evaluate_predictions(y, proba, LABELS, speakers=["s1", "s2"])
+
+
 def test_auc_undefined_for_absent_class() -> None:
     m = evaluate_predictions(["a", "a", "b"], np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8]]), ["a", "b"],
                              data_labels=["a", "b", "c"])

@@ -68,18 +68,24 @@ def _media(row: pd.Series) -> str | None:
     return None
 
 
+def _speaker(row: pd.Series) -> str:
+    """The row's speaker id, ``?`` where the corpus names none."""
+    value = row.get("speaker")
+    return "?" if value is None or value != value else str(value)  # value != value: NaN
+
+
 def _predict_table(model: Any, table: pd.DataFrame, failures: list[str], novelty: list[float] | None = None
-                   ) -> tuple[list[str], np.ndarray, list[list[str]]]:
-    """Labels, (N, K) probabilities and modalities used of the clips of ``table`` that could be
-    predicted (the others go to ``failures``); ``novelty``, when given, receives the audio
-    novelty of each clip that has one."""
+                   ) -> tuple[list[str], np.ndarray, list[list[str]], list[str]]:
+    """Labels, (N, K) probabilities, modalities used and speakers of the clips of ``table`` that
+    could be predicted (the others go to ``failures``); ``novelty``, when given, receives the
+    audio novelty of each clip that has one."""
     import numpy as np
     from tqdm import tqdm
 
     from avemotion.corpora.openface import au_columns
 
     columns = au_columns(table) if "au" in model.branches else []
-    y, rows, used = [], [], []
+    y, rows, used, speakers = [], [], [], []
     for _, row in tqdm(table.iterrows(), total=len(table), desc="evaluate", unit="clip", disable=not sys.stderr.isatty()):
         path = _media(row)
         if path is None:
@@ -97,13 +103,14 @@ def _predict_table(model: Any, table: pd.DataFrame, failures: list[str], novelty
         y.append(str(row["emotion"]))
         rows.append([prediction.probabilities[label] for label in model.labels])
         used.append(prediction.used)
+        speakers.append(_speaker(row))
         if novelty is not None and "audio" in prediction.novelty:
             novelty.append(prediction.novelty["audio"])
-    return y, np.asarray(rows, dtype=float).reshape(-1, len(model.labels)), used
+    return y, np.asarray(rows, dtype=float).reshape(-1, len(model.labels)), used, speakers
 
 
 def _predict_adapted(model: Any, table: pd.DataFrame, method: str, per: str, failures: list[str]
-                     ) -> tuple[list[str], np.ndarray, list[list[str]]]:
+                     ) -> tuple[list[str], np.ndarray, list[list[str]], list[str]]:
     """:func:`_predict_table` with the model adapted without labels (``method``) to all the
     clips (``per="set"``) or to each speaker's clips (``"speaker"``; speakers with fewer than two
     readable clips get the set's adaptation). Rows come grouped by speaker."""
@@ -118,6 +125,7 @@ def _predict_adapted(model: Any, table: pd.DataFrame, method: str, per: str, fai
     y: list[str] = []
     proba: list[np.ndarray] = []
     used: list[list[str]] = []
+    speakers: list[str] = []
     for _, rows in table.groupby("speaker", sort=False, dropna=False):
         try:
             adapted = model.adapted(audio(rows), method)
@@ -129,12 +137,13 @@ def _predict_adapted(model: Any, table: pd.DataFrame, method: str, per: str, fai
         y += part[0]
         proba.append(part[1])
         used += part[2]
-    return y, np.concatenate(proba), used
+        speakers += part[3]
+    return y, np.concatenate(proba), used, speakers
 
 
 def _predict_with_engine(
     args: argparse.Namespace, model: Any, table: pd.DataFrame, failures: list[str], novelty: list[float] | None = None
-) -> tuple[list[str], np.ndarray, list[list[str]]]:
+) -> tuple[list[str], np.ndarray, list[list[str]], list[str]]:
     """:func:`_predict_table` with the clips analysed on the engine the options ask for."""
     import numpy as np
 
@@ -143,6 +152,7 @@ def _predict_with_engine(
     engine, threads = make_engine(args)
     tasks: list[Task] = []
     emotions: dict[str, str] = {}
+    speakers: dict[str, str] = {}
     for _, row in table.iterrows():
         path = _media(row)
         if path is None:
@@ -150,6 +160,7 @@ def _predict_with_engine(
             continue
         tasks.append(Task(path, str(len(tasks))))
         emotions[str(len(tasks) - 1)] = str(row["emotion"])
+        speakers[str(len(tasks) - 1)] = _speaker(row)
     done: dict[str, dict[str, Any]] = {}
     for result in engine.map(PredictJob(args.model, threads), tasks):
         lost = failed(result)
@@ -162,7 +173,8 @@ def _predict_with_engine(
     if novelty is not None:
         novelty += [done[k]["novelty"]["audio"] for k in order if "audio" in done[k].get("novelty", {})]
     proba = np.asarray([[done[k]["probabilities"][label] for label in model.labels] for k in order], dtype=float)
-    return [emotions[k] for k in order], proba.reshape(-1, len(model.labels)), [done[k]["used"] for k in order]
+    return ([emotions[k] for k in order], proba.reshape(-1, len(model.labels)), [done[k]["used"] for k in order],
+            [speakers[k] for k in order])
 
 
 def _cross_validate(args: argparse.Namespace, table: pd.DataFrame, details: dict[str, Any]) -> int:
@@ -217,6 +229,11 @@ def _say(metrics: dict[str, Any], page: Path | None) -> None:
         print("not scored (labels the model lacks): " + ", ".join(f"{k} {v}" for k, v in metrics["dropped_clips"].items()))
     if metrics.get("dropped_model_labels"):
         print("model labels the data lacks (left out): " + ", ".join(metrics["dropped_model_labels"]))
+    speakers = metrics.get("per_speaker") or []
+    if len(speakers) > 1:
+        low, high, mean, std = speakers[0], speakers[-1], metrics["speaker_mean"]["uar"], metrics["speaker_std"]["uar"]
+        print(f"UAR per speaker: {mean:.3f} ± {std:.3f} over {len(speakers)} speakers, lowest {low['uar']:.3f} "
+              f"({low['name']}, {low['n']} clips), highest {high['uar']:.3f} ({high['name']}, {high['n']} clips)")
     if page is not None:
         print(f"report: {page}")
     novel = metrics.get("details", {}).get("audio_novelty")
@@ -273,15 +290,16 @@ def run(args: argparse.Namespace) -> int:
     novelty: list[float] = []
     if args.adapt:
         details["adapted"] = f"audio model adapted to these clips without labels ({args.adapt_method}, per {args.adapt_per})"
-        y, proba, used = _predict_adapted(model, table, args.adapt_method, args.adapt_per, failures)
+        y, proba, used, speakers = _predict_adapted(model, table, args.adapt_method, args.adapt_per, failures)
     else:
-        y, proba, used = _predict_with_engine(args, model, table, failures, novelty) if uses_engine(args) else \
+        y, proba, used, speakers = _predict_with_engine(args, model, table, failures, novelty) if uses_engine(args) else \
             _predict_table(model, table, failures, novelty)
     if not y:
         raise AvemotionError(f"no clip of {details['data']} could be scored ({len(failures)} failed)")
     corpus_labels = [e for e in label_set("all") if e in set(table["emotion"].dropna())]
     y_kept, p_kept, labels, _ = align_labels(y, proba, model.labels, corpus_labels)
-    metrics = evaluate_predictions(y, proba, model.labels, data_labels=corpus_labels)
+    named = set(speakers) != {"?"}  # FER2013 and other image sets name no speakers
+    metrics = evaluate_predictions(y, proba, model.labels, speakers=speakers if named else None, data_labels=corpus_labels)
     counts = pd.Series(["+".join(u) for u in used]).value_counts().to_dict()
     metrics["details"] = {**details, "modalities_used": counts, "failures": failures}
     if novelty:

@@ -114,6 +114,7 @@ def evaluate_predictions(
     labels: Sequence[str],
     *,
     folds: Sequence[str] | None = None,
+    speakers: Sequence[str] | None = None,
     data_labels: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Plain-JSON metrics of predictions ``argmax(proba)`` against the true label strings.
@@ -125,7 +126,9 @@ def evaluate_predictions(
     undefined), ``confusion`` (rows true, columns predicted), ``roc_auc_macro`` (mean of the
     defined per-class AUCs), ``dropped_clips`` and ``dropped_model_labels``. With ``folds`` (one
     fold name per clip) also ``folds`` (``[{name, n, uar, war, macro_f1}]`` in order of first
-    appearance), ``fold_mean`` and ``fold_std`` (population standard deviation).
+    appearance), ``fold_mean`` and ``fold_std`` (population standard deviation). With
+    ``speakers`` (one speaker id per clip) also ``per_speaker`` (the same records, one per
+    speaker, sorted by UAR, lowest first), ``speaker_mean`` and ``speaker_std``.
     """
     y, p, keep, scored, dropped, removed = _align(y_true, proba, labels, data_labels)
     if not len(y):
@@ -148,18 +151,27 @@ def evaluate_predictions(
         "dropped_clips": dropped,
         "dropped_model_labels": removed,
     }
-    if folds is not None:
-        names = np.asarray([str(f) for f in folds], dtype=object)
+    for key, groups in (("fold", folds), ("speaker", speakers)):
+        if groups is None:
+            continue
+        names = np.asarray([str(g) for g in groups], dtype=object)
         if len(names) != len(keep):
-            raise ValueError(f"folds has {len(names)} entries for {len(keep)} clips")
-        names = names[keep]
-        records = []
-        for name in dict.fromkeys(names):
-            rows = names == name
-            records.append({"name": str(name), "n": int(rows.sum()), **_scores(t[rows], pred[rows])})
-        result["folds"] = records
-        result["fold_mean"], result["fold_std"] = mean_std(records, FOLD_METRICS)
+            raise ValueError(f"{key}s has {len(names)} entries for {len(keep)} clips")
+        records = _group_records(names[keep], t, pred)
+        if key == "speaker":
+            records.sort(key=lambda r: (r["uar"], r["name"]))
+        result["folds" if key == "fold" else "per_speaker"] = records
+        result[f"{key}_mean"], result[f"{key}_std"] = mean_std(records, FOLD_METRICS)
     return result
+
+
+def _group_records(names: np.ndarray, t: np.ndarray, pred: np.ndarray) -> list[dict[str, Any]]:
+    """``[{name, n, uar, war, macro_f1}]`` of each group of (N,) ``names``, in order of first appearance."""
+    records = []
+    for name in dict.fromkeys(names):
+        rows = names == name
+        records.append({"name": str(name), "n": int(rows.sum()), **_scores(t[rows], pred[rows])})
+    return records
 
 
 # --- plots -------------------------------------------------------------------------------
@@ -418,21 +430,22 @@ def _per_class_table(metrics: Mapping[str, Any]) -> str:
     return _table(["label", "clips", "precision", "recall", "F1", "ROC-AUC"], rows)
 
 
-def _fold_table(metrics: Mapping[str, Any]) -> str:
-    folds = metrics["folds"]
-    extras = [(k, h) for k, h in _FOLD_EXTRAS if any(f.get(k) is not None for f in folds)]
+def _group_table(metrics: Mapping[str, Any], key: str) -> str:
+    """The per-fold (``key="fold"``) or per-speaker (``"speaker"``) table, with a mean ± std row."""
+    groups = metrics["folds" if key == "fold" else "per_speaker"]
+    extras = [(k, h) for k, h in _FOLD_EXTRAS if any(f.get(k) is not None for f in groups)]
     rows = [
         [_e(f["name"]), str(f["n"]), _num(f["uar"]), _num(f["war"]), _num(f["macro_f1"])]
         + [_e(_text(f[k])) if f.get(k) is not None else "—" for k, _ in extras]
-        for f in folds
+        for f in groups
     ]
-    mean, std = metrics.get("fold_mean") or {}, metrics.get("fold_std") or {}
+    mean, std = metrics.get(f"{key}_mean") or {}, metrics.get(f"{key}_std") or {}
     rows.append(
-        ["mean ± std", str(sum(f["n"] for f in folds))]
+        ["mean ± std", str(sum(f["n"] for f in groups))]
         + [f"{_num(mean.get(k))} ± {_num(std.get(k))}" for k in FOLD_METRICS]
         + [""] * len(extras)
     )
-    header = ["fold", "test clips", "UAR", "WAR (accuracy)", "macro-F1", *[_e(h) for _, h in extras]]
+    header = [key, "test clips" if key == "fold" else "clips", "UAR", "WAR (accuracy)", "macro-F1", *[_e(h) for _, h in extras]]
     return _table(header, rows, last_bold=True)
 
 
@@ -511,7 +524,11 @@ def write_report(
     sections += ["<h2>Summary</h2>", _dropped_note(metrics), _summary(metrics)]
     sections += ["<h2>Per class</h2>", _per_class_table(metrics)]
     if metrics.get("folds"):
-        sections += ["<h2>Per fold</h2>", _fold_table(metrics)]
+        sections += ["<h2>Per fold</h2>", _group_table(metrics, "fold")]
+    if len(metrics.get("per_speaker") or []) > 1:
+        sections += ["<h2>Per speaker</h2>", '<p class="muted">Each speaker\'s clips scored on their own, '
+                     "lowest UAR first: a model can be good on average and poor for one voice.</p>",
+                     _group_table(metrics, "speaker")]
     sections.append("<h2>Figures</h2>")
     sections += [_figure(png, name, caption) for name, (png, caption) in pngs.items()]
     page = (
@@ -565,7 +582,8 @@ def report_from_crossval(run_dir: str | Path, out_dir: str | Path | None = None)
         raise PathError(csv, f"missing columns: {', '.join(missing)}")
     proba = table[[f"prob_{n}" for n in labels]].to_numpy(dtype=float)
     folds = table["fold"].tolist() if "fold" in table else None
-    metrics = evaluate_predictions(table["y_true"].tolist(), proba, labels, folds=folds)
+    speakers = table["speaker"].astype(str).tolist() if "speaker" in table else None
+    metrics = evaluate_predictions(table["y_true"].tolist(), proba, labels, folds=folds, speakers=speakers)
     for name, count in (cv.get("dropped") or {}).items():
         metrics["dropped_clips"][name] = metrics["dropped_clips"].get(name, 0) + int(count)
 
