@@ -146,12 +146,19 @@ def _scores(head: Any, X: np.ndarray, y: np.ndarray, adapt: str | None = None,
     band = (confidence >= 0.7) & (confidence < 0.9)
     out["confidence_0.7_0.9"] = {"n": int(band.sum()), "accuracy": float(correct[band].mean()) if band.any() else None,
                                  "mean_confidence": float(confidence[band].mean()) if band.any() else None}
+    if band.any():  # the commonest (true -> predicted) pair among the band's clips, with its count
+        pairs, counts = np.unique(np.stack([index[band], proba[band].argmax(axis=1)], axis=1), axis=0, return_counts=True)
+        (true, predicted), count = pairs[counts.argmax()], counts.max()
+        out["confidence_0.7_0.9"]["commonest"] = f"{labels[true]} -> {labels[predicted]}: {count}"
     out["layer_set"] = head.layer_set_
     out["C"] = head.C_
     out["temperature"] = head.temperature_
     if getattr(head, "gated", False) and not adapt:
         out["temperature_familiar"] = head.temperature_familiar_
-        out["novelty_mean"] = float(head.novelty(X[keep]).mean())
+        novelty = head.novelty(X[keep])
+        out["novelty_mean"] = float(novelty.mean())
+        if band.any():
+            out["confidence_0.7_0.9"]["novelty_median"] = float(np.median(novelty[band]))
     if getattr(head, "has_experts", False) and not adapt:
         out["experts"] = {name: {"used": bool(used), "inner_uar": float(score), "C": float(C)} for name, used, score, C
                           in zip(head.expert_corpora_, head.expert_used_, head.expert_score_, head.expert_C_)}
