@@ -184,9 +184,12 @@ def test_report_from_crossval(tmp_path: Path) -> None:
     assert m["dropped_clips"] == {"boredom": 3} and m["dropped_model_labels"] == ["surprised"]
     assert [f["name"] for f in m["folds"]] == ["k-fold1", "k-fold2"] and m["folds"][0]["best_epoch"] == 2
     assert m["details"]["split"] == "toy-k2"
+    assert sorted(r["name"] for r in m["per_speaker"]) == ["s0", "s1", "s2", "s3"]
+    assert [r["uar"] for r in m["per_speaker"]] == sorted(r["uar"] for r in m["per_speaker"])
     assert (run / "report" / "curves.png").is_file()
     text = page.read_text(encoding="utf-8")
     assert "boredom (3 clips)" in text and "surprised" in text and len(_images(text)) == 4
+    assert "<h2>Per speaker</h2>" in text
 
     other = report_from_crossval(run, tmp_path / "elsewhere")
     assert other == tmp_path / "elsewhere" / "report.html" and other.is_file()
