@@ -83,6 +83,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no_experts": {"experts": False},
     "pooled_gate": {"gate_per_corpus": False},
     "mean_only": {"statistics": "mean"},
+    "clip3": {"clip": 3.0},
     "channel_aug": {},
 }
 #: Variants that change the features' parameters (per extractor), besides the model's.

@@ -211,6 +211,7 @@ VARIANT_NAMES = {
     "level_norm": "every clip's active speech level brought to -20 dBFS before the encoders",
     "speech_pool": "statistics over the speech frames only",
     "mean_only": "each layer's mean over the clip alone, without its standard deviation (`statistics: mean`)",
+    "clip3": "standardised features of the clips being scored clipped to +-3 training standard deviations (`clip: 3`)",
 }
 
 

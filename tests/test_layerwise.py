@@ -453,6 +453,28 @@ def test_mean_statistics_read_only_the_first_half_of_each_state(tmp_path: Path) 
         LayerwiseHead(statistics="median", **kwargs).fit(X, y, groups=groups)
 
 
+def test_clip_keeps_one_wild_value_from_deciding_a_clip(tmp_path: Path) -> None:
+    """A scored clip whose one noise feature lies 1000 standard deviations out: unclipped, that
+    value decides the class; clipped to 3, the clip's informative values still do."""
+    X, y, groups = _layered_data()
+    Xt, yt, _ = _layered_data(seed=1)
+    kwargs = {"blocks": [(3, 8), (3, 6)], "layer_sets": [[[1], [0]]], "Cs": (0.1,)}
+    plain = LayerwiseHead(**kwargs).fit(X, y, groups=groups)
+    clipped = LayerwiseHead(clip=3.0, **kwargs).fit(X, y, groups=groups)
+    np.testing.assert_array_equal(plain.coef_, clipped.coef_)  # training clips are never clipped
+    column = 8 + 5  # state 1 of block 0, a value that carries no class; 6th of the selected columns
+    pulled = plain.classes_[np.argmax(plain.coef_[5])]
+    rows = yt != pulled
+    wild = Xt[rows].copy()
+    wild[:, column] = X[:, column].mean() + 1000 * X[:, column].std()
+    assert np.all(plain.predict(wild) == pulled)
+    assert np.mean(clipped.predict(wild) == yt[rows]) > 0.8
+    assert np.abs(clipped.embed(wild)).max() <= 3.0
+    loaded = LayerwiseHead.load(clipped.save(tmp_path / "head"))
+    assert loaded.clip == 3.0 and LayerwiseHead.load(plain.save(tmp_path / "plain")).clip is None
+    np.testing.assert_array_equal(loaded.predict_proba(wild), clipped.predict_proba(wild))
+
+
 def test_head_refuses_features_of_another_shape() -> None:
     X, y, groups = _layered_data()
     with pytest.raises(ValueError, match="blocks"):

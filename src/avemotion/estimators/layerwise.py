@@ -107,6 +107,10 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
     clip scaled to unit RMS before standardisation, which removes the clip's overall level).
     ``statistics``: ``"mean_std"`` (each chosen hidden state's mean and standard deviation over
     the clip) or ``"mean"`` (its mean alone; see :data:`STATISTICS`).
+    ``clip``: a clip being scored (held out in the inner cross-validations, or predicted) has
+    its standardised features clipped to +-``clip`` training standard deviations, so that a
+    few values far outside the training corpora cannot dominate its logits (None: not clipped;
+    the training clips are never clipped).
     ``absent_weight``: how much a clip discourages the labels its corpus lacks (0: not at all,
     the pure partial-label loss; 1: ordinary cross-entropy; see :class:`PartialLabelLogistic`).
     ``selection``: ``"speakers"`` (speaker-grouped ``inner_folds``-fold CV) or ``"corpora"``:
@@ -160,6 +164,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         gate_per_corpus: bool = False,
         experts: bool = False,
         statistics: str = "mean_std",
+        clip: float | None = None,
     ) -> None:
         self.blocks = blocks
         self.layer_sets = layer_sets
@@ -178,6 +183,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         self.gate_per_corpus = gate_per_corpus
         self.experts = experts
         self.statistics = statistics
+        self.clip = clip
 
     # -- features -------------------------------------------------------------------------
     def _columns(self, layer_set: Sequence[Sequence[int]]) -> np.ndarray:
@@ -214,7 +220,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         fit starting from the previous one; in the row space of X when it has fewer rows than
         columns (the same optimum, see :class:`PartialLabelLogistic`)."""
         mean, scale = _moments(X)
-        X, X_test = (X - mean) / scale, (X_test - mean) / scale
+        X, X_test = (X - mean) / scale, self._clipped((X_test - mean) / scale)
         if X.shape[0] < X.shape[1]:
             basis = row_space_basis(X)
             X, X_test = X @ basis, X_test @ basis
@@ -478,7 +484,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             if not self.expert_used_[g]:
                 continue
             rows, labels = np.flatnonzero(nearest == g), self.expert_labels_[g]
-            z = ((selected[rows] - self.gate_means_[g]) / self.gate_scales_[g]) @ self.expert_coef_[g] + self.expert_intercept_[g]
+            z = self._clipped((selected[rows] - self.gate_means_[g]) / self.gate_scales_[g]) @ self.expert_coef_[g] + self.expert_intercept_[g]
             mass = logsumexp(log_p[rows][:, labels], axis=1, keepdims=True)
             log_p[np.ix_(rows, np.flatnonzero(labels))] = mass + _log_softmax(z[:, labels] / self.expert_temperature_[g])
         return log_p
@@ -510,8 +516,12 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         return self._prepare(X)[:, self._columns(self.layer_set_)]
 
     def _standardised(self, X: np.ndarray) -> np.ndarray:
-        """The selected features of X, standardised as fitted: (N, D')."""
-        return (self._selected(X) - self.mean_) / self.scale_
+        """The selected features of X, standardised as fitted (and clipped, with ``clip``): (N, D')."""
+        return self._clipped((self._selected(X) - self.mean_) / self.scale_)
+
+    def _clipped(self, Z: np.ndarray) -> np.ndarray:
+        """Standardised features Z of clips being scored, clipped to +-``clip`` (unchanged without)."""
+        return Z if self.clip is None else np.clip(Z, -self.clip, self.clip)
 
     def states_needed(self) -> list[int]:
         """Per block, how many of its first hidden states the fitted layer set reads (1 + the
@@ -525,7 +535,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
 
     def _logits_of(self, selected: np.ndarray) -> np.ndarray:
         """(N, K) logits of the chosen features (N, D') of :meth:`_selected`."""
-        return ((selected - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+        return self._clipped((selected - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
 
     def calibrated_logits(self, X: np.ndarray) -> np.ndarray:
         """(N, K) logits after the temperature (with ``gate``: each clip's mixture of the two
@@ -562,6 +572,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             "blocks": np.asarray(self.blocks, dtype=np.int64),
             "layer_set": np.asarray([",".join(str(i) for i in b) for b in self.layer_set_]),
             "normalise": np.asarray(self.normalise), "statistics": np.asarray(self.statistics),
+            "clip": np.float64(np.nan if self.clip is None else self.clip),
             "mean": self.mean_, "scale": self.scale_, "coef": self.coef_, "intercept": self.intercept_,
             "classes": np.asarray(self.classes_).astype(str), "temperature": np.float64(self.temperature_),
             "C": np.float64(self.C_), "inner_score": np.float64(self.inner_score_),
@@ -582,7 +593,8 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         """A fitted head from a folder written by :meth:`save`."""
         with np.load(Path(path) / "head.npz", allow_pickle=False) as z:
             head = cls(blocks=[tuple(int(v) for v in b) for b in z["blocks"]], normalise=str(z["normalise"]),
-                       statistics=str(z["statistics"]) if "statistics" in z.files else "mean_std")
+                       statistics=str(z["statistics"]) if "statistics" in z.files else "mean_std",
+                       clip=float(z["clip"]) if "clip" in z.files and not np.isnan(z["clip"]) else None)
             head.layer_set_ = [[int(i) for i in s.split(",")] for s in z["layer_set"]]
             head.mean_, head.scale_, head.coef_, head.intercept_ = z["mean"], z["scale"], z["coef"], z["intercept"]
             head.classes_ = z["classes"]
