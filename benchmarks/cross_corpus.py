@@ -140,17 +140,18 @@ def _scores(head: Any, X: np.ndarray, y: np.ndarray, adapt: str | None = None,
     out = summarize_metrics(index, proba, labels)
     out["ece_uncalibrated"] = expected_calibration_error(index, softmax(raw[keep]))
     out["left_out"] = int((~keep).sum())
+    predicted = proba.argmax(axis=1)
     if speakers is not None:
         who = speakers[keep]
-        out["per_speaker_uar"] = {str(s): uar(index[who == s], proba[who == s].argmax(axis=1)) for s in np.unique(who)}
-    confidence, correct = proba.max(axis=1), proba.argmax(axis=1) == index
+        out["per_speaker_uar"] = {str(s): uar(index[who == s], predicted[who == s]) for s in np.unique(who)}
+    confidence, correct = proba.max(axis=1), predicted == index
     band = (confidence >= 0.7) & (confidence < 0.9)
     out["confidence_0.7_0.9"] = {"n": int(band.sum()), "accuracy": float(correct[band].mean()) if band.any() else None,
                                  "mean_confidence": float(confidence[band].mean()) if band.any() else None}
     if band.any():  # the commonest (true -> predicted) pair among the band's clips, with its count
-        pairs, counts = np.unique(np.stack([index[band], proba[band].argmax(axis=1)], axis=1), axis=0, return_counts=True)
-        (true, predicted), count = pairs[counts.argmax()], counts.max()
-        out["confidence_0.7_0.9"]["commonest"] = f"{labels[true]} -> {labels[predicted]}: {count}"
+        pairs, counts = np.unique(np.stack([index[band], predicted[band]], axis=1), axis=0, return_counts=True)
+        (true, said), count = pairs[counts.argmax()], counts.max()
+        out["confidence_0.7_0.9"]["commonest"] = f"{labels[true]} -> {labels[said]}: {count}"
     out["layer_set"] = head.layer_set_
     out["C"] = head.C_
     out["temperature"] = head.temperature_

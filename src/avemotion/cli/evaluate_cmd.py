@@ -68,16 +68,10 @@ def _media(row: pd.Series) -> str | None:
     return None
 
 
-def _speaker(row: pd.Series) -> str:
-    """The row's speaker id, ``?`` where the corpus names none."""
-    value = row.get("speaker")
-    return "?" if value is None or value != value else str(value)  # value != value: NaN
-
-
 def _predict_table(model: Any, table: pd.DataFrame, failures: list[str], novelty: list[float] | None = None
-                   ) -> tuple[list[str], np.ndarray, list[list[str]], list[str]]:
-    """Labels, (N, K) probabilities, modalities used and speakers of the clips of ``table`` that
-    could be predicted (the others go to ``failures``); ``novelty``, when given, receives the
+                   ) -> tuple[list[str], np.ndarray, list[list[str]], list[Any]]:
+    """Labels, (N, K) probabilities, modalities used and speaker ids (None where the corpus
+    names none) of the clips of ``table`` that could be predicted (the others go to ``failures``); ``novelty``, when given, receives the
     audio novelty of each clip that has one."""
     import numpy as np
     from tqdm import tqdm
@@ -103,14 +97,14 @@ def _predict_table(model: Any, table: pd.DataFrame, failures: list[str], novelty
         y.append(str(row["emotion"]))
         rows.append([prediction.probabilities[label] for label in model.labels])
         used.append(prediction.used)
-        speakers.append(_speaker(row))
+        speakers.append(row.get("speaker"))
         if novelty is not None and "audio" in prediction.novelty:
             novelty.append(prediction.novelty["audio"])
     return y, np.asarray(rows, dtype=float).reshape(-1, len(model.labels)), used, speakers
 
 
 def _predict_adapted(model: Any, table: pd.DataFrame, method: str, per: str, failures: list[str]
-                     ) -> tuple[list[str], np.ndarray, list[list[str]], list[str]]:
+                     ) -> tuple[list[str], np.ndarray, list[list[str]], list[Any]]:
     """:func:`_predict_table` with the model adapted without labels (``method``) to all the
     clips (``per="set"``) or to each speaker's clips (``"speaker"``; speakers with fewer than two
     readable clips get the set's adaptation). Rows come grouped by speaker."""
@@ -125,7 +119,7 @@ def _predict_adapted(model: Any, table: pd.DataFrame, method: str, per: str, fai
     y: list[str] = []
     proba: list[np.ndarray] = []
     used: list[list[str]] = []
-    speakers: list[str] = []
+    speakers: list[Any] = []
     for _, rows in table.groupby("speaker", sort=False, dropna=False):
         try:
             adapted = model.adapted(audio(rows), method)
@@ -143,7 +137,7 @@ def _predict_adapted(model: Any, table: pd.DataFrame, method: str, per: str, fai
 
 def _predict_with_engine(
     args: argparse.Namespace, model: Any, table: pd.DataFrame, failures: list[str], novelty: list[float] | None = None
-) -> tuple[list[str], np.ndarray, list[list[str]], list[str]]:
+) -> tuple[list[str], np.ndarray, list[list[str]], list[Any]]:
     """:func:`_predict_table` with the clips analysed on the engine the options ask for."""
     import numpy as np
 
@@ -151,16 +145,14 @@ def _predict_with_engine(
 
     engine, threads = make_engine(args)
     tasks: list[Task] = []
-    emotions: dict[str, str] = {}
-    speakers: dict[str, str] = {}
+    labelled: dict[str, tuple[str, Any]] = {}  # task name -> (emotion, speaker)
     for _, row in table.iterrows():
         path = _media(row)
         if path is None:
             failures.append(f"{row['clip_id']}: no media file")
             continue
         tasks.append(Task(path, str(len(tasks))))
-        emotions[str(len(tasks) - 1)] = str(row["emotion"])
-        speakers[str(len(tasks) - 1)] = _speaker(row)
+        labelled[str(len(tasks) - 1)] = (str(row["emotion"]), row.get("speaker"))
     done: dict[str, dict[str, Any]] = {}
     for result in engine.map(PredictJob(args.model, threads), tasks):
         lost = failed(result)
@@ -173,8 +165,8 @@ def _predict_with_engine(
     if novelty is not None:
         novelty += [done[k]["novelty"]["audio"] for k in order if "audio" in done[k].get("novelty", {})]
     proba = np.asarray([[done[k]["probabilities"][label] for label in model.labels] for k in order], dtype=float)
-    return ([emotions[k] for k in order], proba.reshape(-1, len(model.labels)), [done[k]["used"] for k in order],
-            [speakers[k] for k in order])
+    return ([labelled[k][0] for k in order], proba.reshape(-1, len(model.labels)), [done[k]["used"] for k in order],
+            [labelled[k][1] for k in order])
 
 
 def _cross_validate(args: argparse.Namespace, table: pd.DataFrame, details: dict[str, Any]) -> int:
@@ -298,8 +290,7 @@ def run(args: argparse.Namespace) -> int:
         raise AvemotionError(f"no clip of {details['data']} could be scored ({len(failures)} failed)")
     corpus_labels = [e for e in label_set("all") if e in set(table["emotion"].dropna())]
     y_kept, p_kept, labels, _ = align_labels(y, proba, model.labels, corpus_labels)
-    named = set(speakers) != {"?"}  # FER2013 and other image sets name no speakers
-    metrics = evaluate_predictions(y, proba, model.labels, speakers=speakers if named else None, data_labels=corpus_labels)
+    metrics = evaluate_predictions(y, proba, model.labels, speakers=speakers, data_labels=corpus_labels)
     counts = pd.Series(["+".join(u) for u in used]).value_counts().to_dict()
     metrics["details"] = {**details, "modalities_used": counts, "failures": failures}
     if novelty:

@@ -484,7 +484,8 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             if not self.expert_used_[g]:
                 continue
             rows, labels = np.flatnonzero(nearest == g), self.expert_labels_[g]
-            z = self._clipped((selected[rows] - self.gate_means_[g]) / self.gate_scales_[g]) @ self.expert_coef_[g] + self.expert_intercept_[g]
+            z = self._clipped((selected[rows] - self.gate_means_[g]) / self.gate_scales_[g]) @ self.expert_coef_[g] \
+                + self.expert_intercept_[g]
             mass = logsumexp(log_p[rows][:, labels], axis=1, keepdims=True)
             log_p[np.ix_(rows, np.flatnonzero(labels))] = mass + _log_softmax(z[:, labels] / self.expert_temperature_[g])
         return log_p
@@ -515,9 +516,10 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         """The chosen layer set's columns of X, after ``normalise``: (N, D')."""
         return self._prepare(X)[:, self._columns(self.layer_set_)]
 
-    def _standardised(self, X: np.ndarray) -> np.ndarray:
-        """The selected features of X, standardised as fitted (and clipped, with ``clip``): (N, D')."""
-        return self._clipped((self._selected(X) - self.mean_) / self.scale_)
+    def _standardised(self, selected: np.ndarray) -> np.ndarray:
+        """The chosen features (N, D') of :meth:`_selected`, standardised as fitted (and clipped,
+        with ``clip``): (N, D')."""
+        return self._clipped((selected - self.mean_) / self.scale_)
 
     def _clipped(self, Z: np.ndarray) -> np.ndarray:
         """Standardised features Z of clips being scored, clipped to +-``clip`` (unchanged without)."""
@@ -535,7 +537,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
 
     def _logits_of(self, selected: np.ndarray) -> np.ndarray:
         """(N, K) logits of the chosen features (N, D') of :meth:`_selected`."""
-        return self._clipped((selected - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+        return self._standardised(selected) @ self.coef_ + self.intercept_
 
     def calibrated_logits(self, X: np.ndarray) -> np.ndarray:
         """(N, K) logits after the temperature (with ``gate``: each clip's mixture of the two
@@ -562,7 +564,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
 
     def embed(self, X: np.ndarray) -> np.ndarray:
         """The standardised selected features (N, D'): this head's penultimate representation."""
-        return self._standardised(X).astype(np.float32)
+        return self._standardised(self._selected(X)).astype(np.float32)
 
     # -- saving ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -127,8 +127,9 @@ def evaluate_predictions(
     defined per-class AUCs), ``dropped_clips`` and ``dropped_model_labels``. With ``folds`` (one
     fold name per clip) also ``folds`` (``[{name, n, uar, war, macro_f1}]`` in order of first
     appearance), ``fold_mean`` and ``fold_std`` (population standard deviation). With
-    ``speakers`` (one speaker id per clip) also ``per_speaker`` (the same records, one per
-    speaker, sorted by UAR, lowest first), ``speaker_mean`` and ``speaker_std``.
+    ``speakers`` (one speaker id per clip, ``None`` or NaN where unknown, grouped as ``?``)
+    also ``per_speaker`` (the same records, one per speaker, sorted by UAR, lowest first),
+    ``speaker_mean`` and ``speaker_std``; not when no clip names its speaker (image sets).
     """
     y, p, keep, scored, dropped, removed = _align(y_true, proba, labels, data_labels)
     if not len(y):
@@ -151,6 +152,9 @@ def evaluate_predictions(
         "dropped_clips": dropped,
         "dropped_model_labels": removed,
     }
+    if speakers is not None:
+        speakers = ["?" if s is None or s != s else str(s) for s in speakers]  # s != s: NaN
+        speakers = None if set(speakers) <= {"?"} else speakers
     for key, groups in (("fold", folds), ("speaker", speakers)):
         if groups is None:
             continue
@@ -582,7 +586,7 @@ def report_from_crossval(run_dir: str | Path, out_dir: str | Path | None = None)
         raise PathError(csv, f"missing columns: {', '.join(missing)}")
     proba = table[[f"prob_{n}" for n in labels]].to_numpy(dtype=float)
     folds = table["fold"].tolist() if "fold" in table else None
-    speakers = table["speaker"].astype(str).tolist() if "speaker" in table else None
+    speakers = table["speaker"].tolist() if "speaker" in table else None
     metrics = evaluate_predictions(table["y_true"].tolist(), proba, labels, folds=folds, speakers=speakers)
     for name, count in (cv.get("dropped") or {}).items():
         metrics["dropped_clips"][name] = metrics["dropped_clips"].get(name, 0) + int(count)
