@@ -84,6 +84,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "pooled_gate": {"gate_per_corpus": False},
     "mean_only": {"statistics": "mean"},
     "clip3": {"clip": 3.0},
+    "mlp_blend": {"mlp": {"hidden": 128, "dropout": 0.7, "epochs": 60, "members": 3}, "mlp_weight": 0.5},
     "channel_aug": {},
 }
 #: Variants that change the features' parameters (per extractor), besides the model's.

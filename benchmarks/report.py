@@ -212,6 +212,8 @@ VARIANT_NAMES = {
     "speech_pool": "statistics over the speech frames only",
     "mean_only": "each layer's mean over the clip alone, without its standard deviation (`statistics: mean`)",
     "clip3": "standardised features of the clips being scored clipped to +-3 training standard deviations (`clip: 3`)",
+    "mlp_blend": "log-probabilities blended half and half with a small network's on the same features (`mlp: {hidden: 128, "
+                 "dropout: 0.7, epochs: 60, members: 3}, mlp_weight: 0.5`)",
 }
 
 

@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.optimize import OptimizeResult
+from scipy.special import logsumexp
 
 from avemotion.core.metrics import expected_calibration_error
 from avemotion.estimators.layerwise import LayerwiseHead, corpus_of
 from avemotion.estimators.partial import (
     PartialLabelLogistic,
+    PartialLabelMLP,
     balanced_weights,
     fit_temperature,
     fit_temperature_offsets,
@@ -473,6 +475,54 @@ def test_clip_keeps_one_wild_value_from_deciding_a_clip(tmp_path: Path) -> None:
     loaded = LayerwiseHead.load(clipped.save(tmp_path / "head"))
     assert loaded.clip == 3.0 and LayerwiseHead.load(plain.save(tmp_path / "plain")).clip is None
     np.testing.assert_array_equal(loaded.predict_proba(wild), clipped.predict_proba(wild))
+
+
+def test_mlp_learns_a_boundary_no_linear_model_can() -> None:
+    """XOR of two signs: a linear model stays near chance, the network does not; the same seed
+    gives the same network, and a label the clips' corpus lacks is never the answer."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 2))
+    y = ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int)
+    mask = np.zeros((600, 3), bool)
+    mask[:, :2] = True
+    Xt = rng.standard_normal((400, 2))
+    yt = ((Xt[:, 0] > 0) ^ (Xt[:, 1] > 0)).astype(int)
+    kwargs = {"hidden": 32, "dropout": 0.0, "input_dropout": 0.0, "epochs": 60, "members": 2, "lr": 1e-2}
+    net = PartialLabelMLP(**kwargs).fit(X, y, mask, np.ones(600))
+    linear = PartialLabelLogistic(C=1.0).fit(X, y, mask, np.ones(600))
+    assert np.mean(linear.decision_function(Xt)[:, :2].argmax(axis=1) == yt) < 0.65
+    assert np.mean(net.decision_function(Xt)[:, :2].argmax(axis=1) == yt) > 0.9
+    again = PartialLabelMLP(**kwargs).fit(X, y, mask, np.ones(600))
+    np.testing.assert_array_equal(again.decision_function(Xt), net.decision_function(Xt))
+    assert net.w1_.shape == (2, 2, 32) and net.w2_.shape == (2, 32, 3)
+
+
+def test_mlp_head_blends_the_two_log_probabilities(tmp_path: Path) -> None:
+    """With ``mlp`` the head's log-probabilities are the weighted mean of its linear part's and
+    the network's; weight 0 gives the linear head's; saving keeps the network; adapting works."""
+    X, y, groups = _layered_data()
+    Xt, yt, _ = _layered_data(seed=1)
+    kwargs = {"blocks": [(3, 8), (3, 6)], "layer_sets": [[[1], [0]]], "Cs": (0.1,)}
+    mlp = {"hidden": 16, "dropout": 0.2, "epochs": 20, "members": 2}
+    plain = LayerwiseHead(**kwargs).fit(X, y, groups=groups)
+    head = LayerwiseHead(mlp=mlp, mlp_weight=0.3, **kwargs).fit(X, y, groups=groups)
+    assert head.blended and not plain.blended
+    np.testing.assert_array_equal(head.coef_, plain.coef_)
+    net = head.mlp_.decision_function(head.embed(Xt))
+    expected = 0.7 * np.log(plain.predict_proba(Xt)) + 0.3 * (net - logsumexp(net, axis=1, keepdims=True))
+    np.testing.assert_allclose(np.log(head.predict_proba(Xt)), expected - logsumexp(expected, axis=1, keepdims=True),
+                               atol=1e-6)
+    assert np.mean(head.predict(Xt) == yt) > 0.85
+    zero = LayerwiseHead(mlp=mlp, mlp_weight=0.0, **kwargs).fit(X, y, groups=groups)
+    np.testing.assert_allclose(zero.predict_proba(Xt), plain.predict_proba(Xt), atol=1e-9)
+    loaded = LayerwiseHead.load(head.save(tmp_path / "head"))
+    assert loaded.blended and loaded.mlp_weight == 0.3
+    np.testing.assert_allclose(loaded.predict_proba(Xt), head.predict_proba(Xt), atol=1e-6)
+    assert not LayerwiseHead.load(plain.save(tmp_path / "plain")).blended
+    balanced = head.adapt(Xt[yt != "sad"], "balance").predict_proba(Xt[yt != "sad"])
+    assert np.allclose(balanced.mean(axis=0), 0.25, atol=1e-3)
+    with pytest.raises(ValueError, match="mlp_weight"):
+        LayerwiseHead(mlp=mlp, mlp_weight=1.5, **kwargs).fit(X, y, groups=groups)
 
 
 def test_head_refuses_features_of_another_shape() -> None:

@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp
@@ -51,6 +52,7 @@ from avemotion.core.adaptation import ADAPT_METHODS, DEFAULT_ADAPT
 from avemotion.core.atomic import atomic_write_npz
 from avemotion.estimators.partial import (
     PartialLabelLogistic,
+    PartialLabelMLP,
     balanced_weights,
     balancing_offsets,
     fit_temperature,
@@ -143,6 +145,11 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
     same corpus. A clip's familiar probabilities then keep the shared head's mass on the labels of its
     nearest corpus but split it among them as that corpus's expert does; the gate mixes them
     with the novel calibration as before, so clips of an unheard corpus are unchanged.
+    ``mlp``: None (a linear head) or the parameters of a :class:`~.partial.PartialLabelMLP`
+    (``hidden``, ``dropout``, ``epochs``, ``members``...; its ``absent_weight`` is the head's)
+    fitted on all training clips' standardised chosen features after everything above; the
+    head's log-probabilities become ``(1 - mlp_weight) * log p_linear + mlp_weight * log
+    p_network`` (the network's at temperature 1; the blend is not calibrated again).
     """
 
     def __init__(
@@ -165,6 +172,8 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         experts: bool = False,
         statistics: str = "mean_std",
         clip: float | None = None,
+        mlp: Mapping[str, Any] | None = None,
+        mlp_weight: float = 0.5,
     ) -> None:
         self.blocks = blocks
         self.layer_sets = layer_sets
@@ -184,6 +193,8 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         self.experts = experts
         self.statistics = statistics
         self.clip = clip
+        self.mlp = mlp
+        self.mlp_weight = mlp_weight
 
     # -- features -------------------------------------------------------------------------
     def _columns(self, layer_set: Sequence[Sequence[int]]) -> np.ndarray:
@@ -347,6 +358,13 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         model = PartialLabelLogistic(C=self.C_, max_iter=self.max_iter, absent_weight=self.absent_weight).fit(
             (selected - self.mean_) / self.scale_, index, mask, balanced_weights(index, corpora, self.corpus_balance))
         self.coef_, self.intercept_ = model.coef_, model.intercept_ + self.offsets_
+        self.mlp_: PartialLabelMLP | None = None
+        self.blend_offsets_ = np.zeros(len(self.classes_))
+        if self.mlp is not None:
+            if not 0.0 <= self.mlp_weight <= 1.0:
+                raise ValueError(f"mlp_weight must lie in [0, 1], got {self.mlp_weight!r}")
+            self.mlp_ = PartialLabelMLP(**{"absent_weight": self.absent_weight, **dict(self.mlp)}).fit(
+                (selected - self.mean_) / self.scale_, index, mask, balanced_weights(index, corpora, self.corpus_balance))
         return self
 
     def _fit_gate(self, X: np.ndarray, index: np.ndarray, mask: np.ndarray, speakers: np.ndarray, corpora: np.ndarray,
@@ -509,8 +527,24 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         if method in ("standardise", "both"):
             adapted.mean_, adapted.scale_ = _moments(self._selected(X))
         if method in ("balance", "both"):
-            adapted.intercept_ = adapted.intercept_ + balancing_offsets(adapted.decision_function(X), self.temperature_)
+            if self.blended:
+                adapted.blend_offsets_ = adapted.blend_offsets_ + balancing_offsets(adapted.calibrated_logits(X))
+            else:
+                adapted.intercept_ = adapted.intercept_ + balancing_offsets(adapted.decision_function(X), self.temperature_)
         return adapted
+
+    @property
+    def blended(self) -> bool:
+        """Whether the head blends in a network's log-probabilities (fitted with ``mlp``)."""
+        return getattr(self, "mlp_", None) is not None
+
+    def _blend(self, selected: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        """(N, K) the blended log-probabilities of a head fitted with ``mlp``, from its linear
+        part's (N, K) ``logits`` (calibrated or not) and the chosen features (N, D')."""
+        assert self.mlp_ is not None
+        network = self.mlp_.decision_function(self._standardised(selected))
+        w = self.mlp_weight
+        return (1 - w) * _log_softmax(logits) + w * _log_softmax(network) + self.blend_offsets_
 
     def _selected(self, X: np.ndarray) -> np.ndarray:
         """The chosen layer set's columns of X, after ``normalise``: (N, D')."""
@@ -532,8 +566,11 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
 
     # -- prediction -----------------------------------------------------------------------
     def decision_function(self, X: np.ndarray) -> np.ndarray:
-        """(N, K) logits before the temperature, columns in ``classes_`` order."""
-        return self._logits_of(self._selected(X))
+        """(N, K) logits before the temperature, columns in ``classes_`` order (with ``mlp``:
+        the blend of the linear part's log-probabilities and the network's)."""
+        selected = self._selected(X)
+        logits = self._logits_of(selected)
+        return self._blend(selected, logits) if self.blended else logits
 
     def _logits_of(self, selected: np.ndarray) -> np.ndarray:
         """(N, K) logits of the chosen features (N, D') of :meth:`_selected`."""
@@ -546,10 +583,12 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         selected = self._selected(X)
         z = self._logits_of(selected)
         if not self.gated:
-            return z / self.temperature_
-        novelty, nearest = self._novelty_and_nearest(selected)
-        g = novelty[:, None]
-        return (1 - g) * self._familiar_logits(selected, z, nearest) + g * (z / self.temperature_ + self.offsets_novel_)
+            calibrated = z / self.temperature_
+        else:
+            g, nearest = self._novelty_and_nearest(selected)
+            g = g[:, None]
+            calibrated = (1 - g) * self._familiar_logits(selected, z, nearest) + g * (z / self.temperature_ + self.offsets_novel_)
+        return self._blend(selected, calibrated) if self.blended else calibrated
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(N, K) calibrated probabilities, columns in ``classes_`` order."""
@@ -587,6 +626,9 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
                 "expert_intercept": self.expert_intercept_, "expert_labels": self.expert_labels_,
                 "expert_temperature": self.expert_temperature_, "expert_C": self.expert_C_,
                 "expert_score": self.expert_score_, "expert_used": self.expert_used_}),
+            **({} if not self.blended else {
+                "mlp_weight": np.float64(self.mlp_weight), "blend_offsets": self.blend_offsets_,
+                **{f"mlp_{k}": v for k, v in self.mlp_.arrays().items()}}),  # type: ignore[union-attr]
         })
         return folder
 
@@ -616,4 +658,9 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
                 head.expert_coef_, head.expert_intercept_ = z["expert_coef"], z["expert_intercept"]
                 head.expert_labels_, head.expert_temperature_ = z["expert_labels"], z["expert_temperature"]
                 head.expert_C_, head.expert_score_, head.expert_used_ = z["expert_C"], z["expert_score"], z["expert_used"]
+            head.mlp_, head.blend_offsets_ = None, np.zeros(len(head.classes_))
+            if "mlp_w1" in z.files:
+                head.mlp_weight, head.blend_offsets_ = float(z["mlp_weight"]), z["blend_offsets"]
+                head.mlp_ = PartialLabelMLP().set_arrays(*(z[f"mlp_{k}"] for k in ("w1", "b1", "w2", "b2")))
+                head.mlp = {"hidden": int(head.mlp_.w1_.shape[2]), "members": int(head.mlp_.w1_.shape[0])}
         return head
