@@ -508,7 +508,7 @@ def test_mlp_head_blends_the_two_log_probabilities(tmp_path: Path) -> None:
     head = LayerwiseHead(mlp=mlp, mlp_weight=0.3, **kwargs).fit(X, y, groups=groups)
     assert head.blended and not plain.blended
     np.testing.assert_array_equal(head.coef_, plain.coef_)
-    net = head.mlp_.decision_function(head.embed(Xt))
+    net = head.mlp_.decision_function(head.embed(Xt)) / head.mlp_temperature_
     expected = 0.7 * np.log(plain.predict_proba(Xt)) + 0.3 * (net - logsumexp(net, axis=1, keepdims=True))
     np.testing.assert_allclose(np.log(head.predict_proba(Xt)), expected - logsumexp(expected, axis=1, keepdims=True),
                                atol=1e-6)
@@ -516,13 +516,33 @@ def test_mlp_head_blends_the_two_log_probabilities(tmp_path: Path) -> None:
     zero = LayerwiseHead(mlp=mlp, mlp_weight=0.0, **kwargs).fit(X, y, groups=groups)
     np.testing.assert_allclose(zero.predict_proba(Xt), plain.predict_proba(Xt), atol=1e-9)
     loaded = LayerwiseHead.load(head.save(tmp_path / "head"))
-    assert loaded.blended and loaded.mlp_weight == 0.3
+    assert loaded.blended and loaded.mlp_weight == 0.3 and loaded.mlp_temperature_ == head.mlp_temperature_
     np.testing.assert_allclose(loaded.predict_proba(Xt), head.predict_proba(Xt), atol=1e-6)
     assert not LayerwiseHead.load(plain.save(tmp_path / "plain")).blended
     balanced = head.adapt(Xt[yt != "sad"], "balance").predict_proba(Xt[yt != "sad"])
     assert np.allclose(balanced.mean(axis=0), 0.25, atol=1e-3)
     with pytest.raises(ValueError, match="mlp_weight"):
         LayerwiseHead(mlp=mlp, mlp_weight=1.5, **kwargs).fit(X, y, groups=groups)
+
+
+def test_mlp_head_calibrates_an_overconfident_network() -> None:
+    """A network trained far past the point of fitting is overconfident on new speakers; the
+    temperature fitted on the inner folds' held-out speakers lowers its held-out NLL."""
+    X, y, groups = _layered_data()
+    Xt, yt, _ = _layered_data(seed=1)
+    X[:, 8:12] -= 2.0  # weaker class signal, so that new speakers are often wrong
+    Xt[:, 8:12] -= 2.0
+    kwargs = {"blocks": [(3, 8), (3, 6)], "layer_sets": [[[1], [0]]], "Cs": (0.1,), "mlp_weight": 1.0,
+              "mlp": {"hidden": 64, "dropout": 0.0, "input_dropout": 0.0, "epochs": 200, "members": 1, "lr": 1e-2}}
+    head = LayerwiseHead(**kwargs).fit(X, y, groups=groups)
+    raw = LayerwiseHead(calibrate=False, **kwargs).fit(X, y, groups=groups)
+    assert raw.mlp_temperature_ == 1.0 and head.mlp_temperature_ > 1.5
+    truth = np.searchsorted(head.classes_, yt)
+
+    def nll(model: LayerwiseHead) -> float:
+        return float(-np.log(model.predict_proba(Xt)[np.arange(len(yt)), truth]).mean())
+
+    assert nll(head) < nll(raw)
 
 
 def test_head_refuses_features_of_another_shape() -> None:

@@ -24,7 +24,11 @@ each block's ``(n_states, values per state)`` (base: 7 states of 1,024 values). 
 5. with ``experts`` as well, fits one head per training corpus on that corpus alone, kept where
    it beats the shared head on that corpus's held-out speakers; a familiar clip's probabilities
    among its nearest corpus's labels come from that corpus's expert, so that training on more
-   corpora does not cost a heard corpus's new speakers accuracy.
+   corpora does not cost a heard corpus's new speakers accuracy;
+6. with ``mlp`` as well, fits a small network (:class:`~.partial.PartialLabelMLP`) on the same
+   standardised features and loss, calibrated as in steps 3-4 on its own held-out logits, and
+   blends: the head's log-probabilities are ``1 - mlp_weight`` times those of steps 2-5 plus
+   ``mlp_weight`` times the network's.
 
 :meth:`LayerwiseHead.adapt` gives a copy adapted without labels to a batch of a new corpus or
 recording set: standardised with the batch's own statistics, or with class biases that make every
@@ -149,7 +153,9 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
     (``hidden``, ``dropout``, ``epochs``, ``members``...; its ``absent_weight`` is the head's)
     fitted on all training clips' standardised chosen features after everything above; the
     head's log-probabilities become ``(1 - mlp_weight) * log p_linear + mlp_weight * log
-    p_network`` (the network's at temperature 1; the blend is not calibrated again).
+    p_network``, the network's at its own temperatures, fitted on the same inner folds' held-out
+    clips as the linear part's (held-out corpora for novel clips, held-out speakers for familiar
+    ones, mixed per clip by novelty; one temperature for an ungated head).
     """
 
     def __init__(
@@ -363,9 +369,51 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         if self.mlp is not None:
             if not 0.0 <= self.mlp_weight <= 1.0:
                 raise ValueError(f"mlp_weight must lie in [0, 1], got {self.mlp_weight!r}")
-            self.mlp_ = PartialLabelMLP(**{"absent_weight": self.absent_weight, **dict(self.mlp)}).fit(
+            self.mlp_ = self._network().fit(
                 (selected - self.mean_) / self.scale_, index, mask, balanced_weights(index, corpora, self.corpus_balance))
+            self.mlp_temperature_ = self.mlp_temperature_familiar_ = 1.0
+            if self.calibrate:
+                self._fit_network_temperatures(selected, index, mask, speakers, corpora, families)
         return self
+
+    def _network(self) -> PartialLabelMLP:
+        """An unfitted network of the ``mlp`` parameters (the head's ``absent_weight`` unless they name one)."""
+        return PartialLabelMLP(**{"absent_weight": self.absent_weight, **dict(self.mlp or {})})
+
+    def _network_out_of_fold(self, X: np.ndarray, index: np.ndarray, mask: np.ndarray, corpora: np.ndarray,
+                             folds: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """(N, K) held-out logits of the network on the chosen columns X (N, D'): each fold's
+        test rows scored by a network fitted on its training rows (standardised with theirs)."""
+        out = np.zeros((len(X), len(self.classes_)))
+        for train, test in folds:
+            mean, scale = _moments(X[train])
+            net = self._network().fit((X[train] - mean) / scale, index[train], mask[train],
+                                      balanced_weights(index[train], corpora[train], self.corpus_balance))
+            out[test] = net.decision_function(self._clipped((X[test] - mean) / scale))
+        return out
+
+    def _fit_network_temperatures(self, X: np.ndarray, index: np.ndarray, mask: np.ndarray, speakers: np.ndarray,
+                                  corpora: np.ndarray,
+                                  families: Sequence[tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]]) -> None:
+        """The network's temperatures, on held-out logits of the chosen columns X (N, D') from
+        the same inner folds as the linear part's: a gated head one on the held-out corpora (for
+        novel clips) and one on held-out speakers (for familiar clips), mixed per clip by its
+        novelty as the linear part's are; otherwise one on all the inner folds' held-out clips."""
+        rows = np.arange(len(X))
+
+        def temperature(groups: Sequence[tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]]) -> float:
+            parts = []
+            for folds, allowed in groups:
+                logits, kept = self._network_out_of_fold(X, index, mask, corpora, folds), allowed[rows, index]
+                parts.append((logits[kept], index[kept], allowed[kept]))
+            logits, labels, allowed = (np.concatenate([part[i] for part in parts]) for i in range(3))
+            return fit_temperature(logits, labels, allowed)
+
+        if self.gated:
+            self.mlp_temperature_ = temperature(families[:1])
+            self.mlp_temperature_familiar_ = temperature(self._inner_folds(index, mask, speakers, corpora, held=[]))
+        else:
+            self.mlp_temperature_ = self.mlp_temperature_familiar_ = temperature(families)
 
     def _fit_gate(self, X: np.ndarray, index: np.ndarray, mask: np.ndarray, speakers: np.ndarray, corpora: np.ndarray,
                   corpora_held_out: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -538,11 +586,17 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         """Whether the head blends in a network's log-probabilities (fitted with ``mlp``)."""
         return getattr(self, "mlp_", None) is not None
 
-    def _blend(self, selected: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    def _blend(self, selected: np.ndarray, logits: np.ndarray, novelty: np.ndarray | None = None,
+               calibrated: bool = True) -> np.ndarray:
         """(N, K) the blended log-probabilities of a head fitted with ``mlp``, from its linear
-        part's (N, K) ``logits`` (calibrated or not) and the chosen features (N, D')."""
+        part's (N, K) ``logits`` (calibrated or not) and the chosen features (N, D'); the
+        network's logits divided by its temperature (``calibrated``; with the clips' (N,)
+        ``novelty``, each clip's mixture of its two temperatures)."""
         assert self.mlp_ is not None
         network = self.mlp_.decision_function(self._standardised(selected))
+        if calibrated:
+            g = np.ones(len(network)) if novelty is None else novelty
+            network = network * ((1 - g[:, None]) / self.mlp_temperature_familiar_ + g[:, None] / self.mlp_temperature_)
         w = self.mlp_weight
         return (1 - w) * _log_softmax(logits) + w * _log_softmax(network) + self.blend_offsets_
 
@@ -570,7 +624,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         the blend of the linear part's log-probabilities and the network's)."""
         selected = self._selected(X)
         logits = self._logits_of(selected)
-        return self._blend(selected, logits) if self.blended else logits
+        return self._blend(selected, logits, calibrated=False) if self.blended else logits
 
     def _logits_of(self, selected: np.ndarray) -> np.ndarray:
         """(N, K) logits of the chosen features (N, D') of :meth:`_selected`."""
@@ -582,13 +636,14 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         :meth:`predict_proba`."""
         selected = self._selected(X)
         z = self._logits_of(selected)
+        novelty = None
         if not self.gated:
             calibrated = z / self.temperature_
         else:
-            g, nearest = self._novelty_and_nearest(selected)
-            g = g[:, None]
+            novelty, nearest = self._novelty_and_nearest(selected)
+            g = novelty[:, None]
             calibrated = (1 - g) * self._familiar_logits(selected, z, nearest) + g * (z / self.temperature_ + self.offsets_novel_)
-        return self._blend(selected, calibrated) if self.blended else calibrated
+        return self._blend(selected, calibrated, novelty) if self.blended else calibrated
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(N, K) calibrated probabilities, columns in ``classes_`` order."""
@@ -628,6 +683,8 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
                 "expert_score": self.expert_score_, "expert_used": self.expert_used_}),
             **({} if not self.blended else {
                 "mlp_weight": np.float64(self.mlp_weight), "blend_offsets": self.blend_offsets_,
+                "mlp_temperature": np.float64(self.mlp_temperature_),
+                "mlp_temperature_familiar": np.float64(self.mlp_temperature_familiar_),
                 **{f"mlp_{k}": v for k, v in self.mlp_.arrays().items()}}),  # type: ignore[union-attr]
         })
         return folder
@@ -661,6 +718,8 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             head.mlp_, head.blend_offsets_ = None, np.zeros(len(head.classes_))
             if "mlp_w1" in z.files:
                 head.mlp_weight, head.blend_offsets_ = float(z["mlp_weight"]), z["blend_offsets"]
+                head.mlp_temperature_ = float(z["mlp_temperature"])
+                head.mlp_temperature_familiar_ = float(z["mlp_temperature_familiar"])
                 head.mlp_ = PartialLabelMLP().set_arrays(*(z[f"mlp_{k}"] for k in ("w1", "b1", "w2", "b2")))
                 head.mlp = {"hidden": int(head.mlp_.w1_.shape[2]), "members": int(head.mlp_.w1_.shape[0])}
         return head
