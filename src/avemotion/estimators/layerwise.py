@@ -236,8 +236,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         """Held-out logits of ``X_test`` for every C of ``Cs`` (default ``self.Cs``), fitted on (X, y) from the smallest C up, each
         fit starting from the previous one; in the row space of X when it has fewer rows than
         columns (the same optimum, see :class:`PartialLabelLogistic`)."""
-        mean, scale = _moments(X)
-        X, X_test = (X - mean) / scale, self._clipped((X_test - mean) / scale)
+        X, X_test = self._fold_standardised(X, X_test)
         if X.shape[0] < X.shape[1]:
             basis = row_space_basis(X)
             X, X_test = X @ basis, X_test @ basis
@@ -249,6 +248,12 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             init = (model.coef_, model.intercept_)
             out[C] = model.decision_function(X_test)
         return out
+
+    def _fold_standardised(self, X: np.ndarray, X_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A fold's training rows X and held-out rows X_test standardised with the training rows'
+        moments (the held-out rows clipped, with ``clip``)."""
+        mean, scale = _moments(X)
+        return (X - mean) / scale, self._clipped((X_test - mean) / scale)
 
     def _out_of_fold(self, X: np.ndarray, y: np.ndarray, mask: np.ndarray, corpora: np.ndarray,
                      folds: Sequence[tuple[np.ndarray, np.ndarray]], Cs: Sequence[float] | None = None) -> dict[float, np.ndarray]:
@@ -361,16 +366,16 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
                     self.offsets_ = self.temperature_ * offsets
         selected = X[:, self._columns(self.layer_set_)]
         self.mean_, self.scale_ = _moments(selected)
+        Z, weights = (selected - self.mean_) / self.scale_, balanced_weights(index, corpora, self.corpus_balance)
         model = PartialLabelLogistic(C=self.C_, max_iter=self.max_iter, absent_weight=self.absent_weight).fit(
-            (selected - self.mean_) / self.scale_, index, mask, balanced_weights(index, corpora, self.corpus_balance))
+            Z, index, mask, weights)
         self.coef_, self.intercept_ = model.coef_, model.intercept_ + self.offsets_
         self.mlp_: PartialLabelMLP | None = None
         self.blend_offsets_ = np.zeros(len(self.classes_))
         if self.mlp is not None:
             if not 0.0 <= self.mlp_weight <= 1.0:
                 raise ValueError(f"mlp_weight must lie in [0, 1], got {self.mlp_weight!r}")
-            self.mlp_ = self._network().fit(
-                (selected - self.mean_) / self.scale_, index, mask, balanced_weights(index, corpora, self.corpus_balance))
+            self.mlp_ = self._network().fit(Z, index, mask, weights)
             self.mlp_temperature_ = self.mlp_temperature_familiar_ = 1.0
             if self.calibrate:
                 self._fit_network_temperatures(selected, index, mask, speakers, corpora, families)
@@ -386,10 +391,9 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         test rows scored by a network fitted on its training rows (standardised with theirs)."""
         out = np.zeros((len(X), len(self.classes_)))
         for train, test in folds:
-            mean, scale = _moments(X[train])
-            net = self._network().fit((X[train] - mean) / scale, index[train], mask[train],
-                                      balanced_weights(index[train], corpora[train], self.corpus_balance))
-            out[test] = net.decision_function(self._clipped((X[test] - mean) / scale))
+            Z, Z_test = self._fold_standardised(X[train], X[test])
+            net = self._network().fit(Z, index[train], mask[train], balanced_weights(index[train], corpora[train], self.corpus_balance))
+            out[test] = net.decision_function(Z_test)
         return out
 
     def _fit_network_temperatures(self, X: np.ndarray, index: np.ndarray, mask: np.ndarray, speakers: np.ndarray,
@@ -586,14 +590,14 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
         """Whether the head blends in a network's log-probabilities (fitted with ``mlp``)."""
         return getattr(self, "mlp_", None) is not None
 
-    def _blend(self, selected: np.ndarray, logits: np.ndarray, novelty: np.ndarray | None = None,
+    def _blend(self, Z: np.ndarray, logits: np.ndarray, novelty: np.ndarray | None = None,
                calibrated: bool = True) -> np.ndarray:
         """(N, K) the blended log-probabilities of a head fitted with ``mlp``, from its linear
-        part's (N, K) ``logits`` (calibrated or not) and the chosen features (N, D'); the
+        part's (N, K) ``logits`` (calibrated or not) and the standardised chosen features Z (N, D'); the
         network's logits divided by its temperature (``calibrated``; with the clips' (N,)
         ``novelty``, each clip's mixture of its two temperatures)."""
         assert self.mlp_ is not None
-        network = self.mlp_.decision_function(self._standardised(selected))
+        network = self.mlp_.decision_function(Z)
         if calibrated:
             g = np.ones(len(network)) if novelty is None else novelty
             network = network * ((1 - g[:, None]) / self.mlp_temperature_familiar_ + g[:, None] / self.mlp_temperature_)
@@ -622,20 +626,21 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """(N, K) logits before the temperature, columns in ``classes_`` order (with ``mlp``:
         the blend of the linear part's log-probabilities and the network's)."""
-        selected = self._selected(X)
-        logits = self._logits_of(selected)
-        return self._blend(selected, logits, calibrated=False) if self.blended else logits
+        Z = self._standardised(self._selected(X))
+        logits = self._logits_of(Z)
+        return self._blend(Z, logits, calibrated=False) if self.blended else logits
 
-    def _logits_of(self, selected: np.ndarray) -> np.ndarray:
-        """(N, K) logits of the chosen features (N, D') of :meth:`_selected`."""
-        return self._standardised(selected) @ self.coef_ + self.intercept_
+    def _logits_of(self, Z: np.ndarray) -> np.ndarray:
+        """(N, K) linear logits of the standardised chosen features Z (N, D') of :meth:`_standardised`."""
+        return Z @ self.coef_ + self.intercept_
 
     def calibrated_logits(self, X: np.ndarray) -> np.ndarray:
         """(N, K) logits after the temperature (with ``gate``: each clip's mixture of the two
         temperatures and the offsets, weighted by its :meth:`novelty`); their softmax is
         :meth:`predict_proba`."""
         selected = self._selected(X)
-        z = self._logits_of(selected)
+        Z = self._standardised(selected)
+        z = self._logits_of(Z)
         novelty = None
         if not self.gated:
             calibrated = z / self.temperature_
@@ -643,7 +648,7 @@ class LayerwiseHead(ClassifierMixin, BaseEstimator):
             novelty, nearest = self._novelty_and_nearest(selected)
             g = novelty[:, None]
             calibrated = (1 - g) * self._familiar_logits(selected, z, nearest) + g * (z / self.temperature_ + self.offsets_novel_)
-        return self._blend(selected, calibrated, novelty) if self.blended else calibrated
+        return self._blend(Z, calibrated, novelty) if self.blended else calibrated
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(N, K) calibrated probabilities, columns in ``classes_`` order."""
