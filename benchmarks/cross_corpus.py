@@ -292,6 +292,7 @@ def run_variant(recipe: dict[str, Any], name: str, X: np.ndarray, table: Any, pa
                              "ece_mean": float(np.mean([f["ece"] for f in folds_out])), "folds": folds_out}
         print(f"  {name} turev_loso: UAR {100 * np.mean(uars):.1f} +- {100 * np.std(uars):.1f} "
               f"({' / '.join(f'{100 * u:.0f}' for u in uars)})", flush=True)
+    out["measured"] = {**out.get("measured", {}), **dict.fromkeys(parts, datetime.date.today().isoformat())}
     return out
 
 

@@ -237,6 +237,14 @@ def _temperatures(r: dict[str, Any]) -> str:
     return f"{r['temperature']:.2f} / {r['temperature_familiar']:.2f} (novelty {r['novelty_mean']:.2f})"
 
 
+def _measured(doc: dict[str, Any]) -> str:
+    """When the recipe's rows were measured (per part, where the results record it), else when the file was written."""
+    measured = doc["variants"].get("recipe", {}).get("measured")
+    if not measured:
+        return f"results file written {doc['date']}"
+    return "the recipe's rows measured " + ", ".join(f"{part} {date}" for part, date in sorted(measured.items()))
+
+
 def cross_corpus() -> str:
     doc = _results("cross_corpus")
     if doc is None:
@@ -244,7 +252,7 @@ def cross_corpus() -> str:
     variants = doc["variants"]
     machine = doc["machine"]
     lines = [
-        f"Leave one corpus out, audio, recipe `{doc['recipe']}`, {machine['cores']} CPU cores, {doc['date']}; "
+        f"Leave one corpus out, audio, recipe `{doc['recipe']}`, {machine['cores']} CPU cores, {_measured(doc)}; "
         "`python benchmarks/cross_corpus.py`. Scored on the labels the target shares with the model (argmax "
         "restricted to them); chance = 1 / labels. `adapted` (unsupervised test-time adaptation over the whole "
         "target, labels never used; `--adapt-method`): `balance` shifts the class biases so that every emotion is "
