@@ -76,7 +76,7 @@ def compare(a: dict[str, object], b: dict[str, object]) -> dict[str, object]:
         "max_inner_score_difference": 100 * max(abs(scores_a[k] - scores_b[k]) for k in scores_a),
         "predictions_differing": float(np.mean(np.asarray(a["predicted"]) != np.asarray(b["predicted"]))),
     }
-    if a["C"] == b["C"] and a["layer_set"] == b["layer_set"]:
+    if out["same_choice"]:
         coef_a, coef_b = np.asarray(a["coef"]), np.asarray(b["coef"])
         out["max_relative_coef_difference"] = float(np.abs(coef_a - coef_b).max() / np.abs(coef_a).max())
     return out
